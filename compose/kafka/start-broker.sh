@@ -37,6 +37,13 @@
 #   KAFKA_JVM_OPTS                  extra JVM options
 #   KAFKA_HOME                      default /opt/kafka
 #
+# Host clients: a client outside the docker network bootstraps through EXTERNAL and then talks to
+# each partition leader at *its* EXTERNAL address, so give every node an external listener. The
+# fixtures pick a free host port per node up front, publish it as <port>:9094 and pass
+# KAFKA_EXTERNAL_ADVERTISED=127.0.0.1:<port>. With a random published port instead, set
+# KAFKA_EXTERNAL_ADVERTISED_FILE and write "127.0.0.1:<mapped port>" into that file (docker exec)
+# once the container runs; the node waits for it before it starts.
+#
 # Ready when the log (stdout) shows "Kafka Server started". With several voters a node only gets
 # there once a quorum of voters is up, so start all nodes before waiting on any of them.
 set -eu
