@@ -94,7 +94,7 @@ describe('database tier: losing the primary', () => {
       ),
       { promotionMs, writeOutageMs },
     );
-    const primaryOnly = recordVerdict(writesPrimaryOnlyVerdict(writeHistory), { attempts: writeHistory.length }, 'during-failover');
+    const primaryOnly = recordVerdict(writesPrimaryOnlyVerdict(writeHistory), { attempts: writeHistory.length }, 'shipped', 'during-failover');
 
     expect(readResult.status, readResult.measured).toBe('met');
     expect(promotion.status, promotion.measured).toBe('met');
