@@ -4,16 +4,17 @@
  * Broken HAProxy variants run beside the shipped one as negative controls.
  */
 import { afterAll, describe, expect } from 'vitest';
-import { distributionVerdict, failoverVerdict, outageMs, writesPrimaryOnlyVerdict } from '../../fixtures/checks/database.js';
+import { distributionVerdict, failoverVerdict, outageMs, poolVerdict, writesPrimaryOnlyVerdict } from '../../fixtures/checks/database.js';
 import { failoverConfigVerdict } from '../../fixtures/checks/haproxy-timing.js';
 import { verdict } from '../../fixtures/checks/verdict.js';
 import { haproxyServerName, waitForServerStatus } from '../../fixtures/clients/haproxy-stats.js';
-import { now, PROBE_SCHEMA, probeOnce, startConnectionProbe, withClient } from '../../fixtures/clients/pg-probes.js';
+import { concurrentClientsLoad, now, PROBE_SCHEMA, probeOnce, startConnectionProbe, withClient } from '../../fixtures/clients/pg-probes.js';
 import { kill, pause, start, unpause } from '../../fixtures/faults/faults.js';
 import { printSummary, recordVerdict } from '../../fixtures/report/measurements.js';
 import { writeRunFile } from '../../fixtures/run/run-folder.js';
 import {
-  databaseTier, HAPROXY, PRIMARY, READ_PORT, REPLICAS, SHIPPED_HAPROXY_CONFIG, type StartedPostgresServer, tierSecrets, WRITE_PORT,
+  databaseTier, HAPROXY, PGBOUNCER, PRIMARY, READ_PORT, REPLICAS, SHIPPED_HAPROXY_CONFIG, type StartedPgbouncer, type StartedPostgresServer, tierSecrets,
+  WRITE_PORT,
 } from '../../fixtures/services/database-tier.js';
 import type { StartedHaproxy } from '../../fixtures/services/haproxy.js';
 import type { PgClientConfig } from '../../fixtures/services/postgres.js';
@@ -109,6 +110,24 @@ describe('database tier: HAProxy', () => {
 
     const spreadWrites = await writes(roundRobinWrites);
     const control = recordVerdict(writesPrimaryOnlyVerdict(spreadWrites), { writes: spreadWrites }, 'round-robin-writes');
+    expect(control.status, control.measured).toBe('not met');
+  });
+
+  test('db.pool: 60 concurrent clients through PgBouncer use at most its pool of 10 server connections', async ({ topology }) => {
+    const { shipped } = haproxies(topology);
+    const pool = topology.get<StartedPgbouncer>(PGBOUNCER);
+    await allUp(shipped, 'postgres_read');
+    const servers = allServers.map((alias) => topology.get<StartedPostgresServer>(alias).clientConfig());
+    const load = (entry: PgClientConfig, applicationName: string) =>
+      concurrentClientsLoad(entry, servers, { clients: 60, transactionsPerClient: 5, applicationName, maxDurationMs: 60_000 });
+    const pooled = await load(pool.clientConfig('bss'), 'bss-pool-probe');
+    expect(pooled.errors, pooled.errors.join('; ')).toEqual([]);
+    const result = recordVerdict(poolVerdict(pooled.serverConnectionSamples, 10, 60), pooled);
+    expect(result.status, result.measured).toBe('met');
+
+    // Negative control: the same clients straight to HAProxy, no pool in between.
+    const direct = await load(endpoint(shipped, READ_PORT), 'bss-pool-probe-direct');
+    const control = recordVerdict(poolVerdict(direct.serverConnectionSamples, 10, 60), direct, 'no-pgbouncer');
     expect(control.status, control.measured).toBe('not met');
   });
 
