@@ -20,6 +20,7 @@ import type { StartedHaproxy } from '../../fixtures/services/haproxy.js';
 import type { PgClientConfig } from '../../fixtures/services/postgres.js';
 import type { Topology } from '../../fixtures/topology/topology.js';
 import { topologyTest } from '../../fixtures/vitest/topology-test.js';
+import { assertShippedConfigCanFailOver, FAILOVER_CLAIM_MS, haproxyEndpoint } from './failover-support.js';
 import { DOCUMENT_TIMING, FIRST_SERVER_READS, ROUND_ROBIN_WRITES } from './variants.js';
 
 const VARIANTS = {
@@ -28,21 +29,14 @@ const VARIANTS = {
   'haproxy-first-server-reads': FIRST_SERVER_READS,
 };
 const secrets = tierSecrets();
-const FAILOVER_CLAIM_MS = 10_000;
 const REPETITIONS = 3;
 
 const test = topologyTest('load-balancing', databaseTier(secrets, { haproxyVariants: VARIANTS }), {
   // The shipped config must be able to meet the claim on paper before anything starts.
-  beforeStart: () => {
-    const onPaper = failoverConfigVerdict(SHIPPED_HAPROXY_CONFIG, FAILOVER_CLAIM_MS);
-    if (onPaper.status !== 'met') throw new Error(`compose/haproxy/haproxy.cfg cannot meet "failover < 10 s": ${onPaper.measured}; ${onPaper.reason}`);
-  },
+  beforeStart: assertShippedConfigCanFailOver,
 });
 
-function endpoint(haproxy: StartedHaproxy, port: number): PgClientConfig {
-  const { host, port: mapped } = haproxy.endpoint(port);
-  return { host, port: mapped, user: secrets.credentials.username, password: secrets.credentials.password, database: secrets.credentials.database };
-}
+const endpoint = (haproxy: StartedHaproxy, port: number): PgClientConfig => haproxyEndpoint(secrets, haproxy, port);
 
 function haproxies(topology: Topology) {
   return {

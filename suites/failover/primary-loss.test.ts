@@ -5,7 +5,6 @@
  */
 import { afterAll, describe, expect } from 'vitest';
 import { writesPrimaryOnlyVerdict } from '../../fixtures/checks/database.js';
-import { failoverConfigVerdict } from '../../fixtures/checks/haproxy-timing.js';
 import { verdict } from '../../fixtures/checks/verdict.js';
 import { waitForServerStatus } from '../../fixtures/clients/haproxy-stats.js';
 import { now, PROBE_SCHEMA, startConnectionProbe, withClient } from '../../fixtures/clients/pg-probes.js';
@@ -13,26 +12,20 @@ import { kill } from '../../fixtures/faults/faults.js';
 import { printSummary, recordVerdict } from '../../fixtures/report/measurements.js';
 import { writeRunFile } from '../../fixtures/run/run-folder.js';
 import {
-  databaseTier, HAPROXY, PRIMARY, READ_PORT, REPLICAS, SHIPPED_HAPROXY_CONFIG, type StartedPostgresServer, tierSecrets, WRITE_PORT,
+  databaseTier, HAPROXY, PRIMARY, READ_PORT, REPLICAS, type StartedPostgresServer, tierSecrets, WRITE_PORT,
 } from '../../fixtures/services/database-tier.js';
 import type { StartedHaproxy } from '../../fixtures/services/haproxy.js';
 import type { PgClientConfig } from '../../fixtures/services/postgres.js';
 import { topologyTest } from '../../fixtures/vitest/topology-test.js';
+import { assertShippedConfigCanFailOver, FAILOVER_CLAIM_MS, haproxyEndpoint } from './failover-support.js';
 
 const secrets = tierSecrets();
-const PROMOTION_CLAIM_MS = 10_000;
 
 const test = topologyTest('primary-loss', databaseTier(secrets), {
-  beforeStart: () => {
-    const onPaper = failoverConfigVerdict(SHIPPED_HAPROXY_CONFIG, PROMOTION_CLAIM_MS);
-    if (onPaper.status !== 'met') throw new Error(`compose/haproxy/haproxy.cfg cannot meet "failover < 10 s": ${onPaper.measured}; ${onPaper.reason}`);
-  },
+  beforeStart: assertShippedConfigCanFailOver,
 });
 
-function endpoint(haproxy: StartedHaproxy, port: number): PgClientConfig {
-  const { host, port: mapped } = haproxy.endpoint(port);
-  return { host, port: mapped, user: secrets.credentials.username, password: secrets.credentials.password, database: secrets.credentials.database };
-}
+const endpoint = (haproxy: StartedHaproxy, port: number): PgClientConfig => haproxyEndpoint(secrets, haproxy, port);
 
 afterAll(() => printSummary('primary loss'));
 
@@ -88,8 +81,8 @@ describe('database tier: losing the primary', () => {
     const promotion = recordVerdict(
       verdict(
         'db.failover.promotion',
-        promotionMs < PROMOTION_CLAIM_MS,
-        `write endpoint reaches the promoted replica < ${PROMOTION_CLAIM_MS} ms after pg_promote()`,
+        promotionMs < FAILOVER_CLAIM_MS,
+        `write endpoint reaches the promoted replica < ${FAILOVER_CLAIM_MS} ms after pg_promote()`,
         `${promotionMs.toFixed(0)} ms after pg_promote(); writes were unavailable for ${writeOutageMs.toFixed(0)} ms in total (kill to first write)`,
       ),
       { promotionMs, writeOutageMs },
