@@ -13,7 +13,7 @@ import { kill, pause, start, unpause } from '../../fixtures/faults/faults.js';
 import { printSummary, recordVerdict } from '../../fixtures/report/measurements.js';
 import { writeRunFile } from '../../fixtures/run/run-folder.js';
 import {
-  databaseTier, HAPROXY, PGBOUNCER, PRIMARY, READ_PORT, REPLICAS, SHIPPED_HAPROXY_CONFIG, type StartedPgbouncer, type StartedPostgresServer, tierSecrets,
+  databaseTier, HAPROXY, PGBOUNCER, PRIMARY, READ_PORT, REPLICAS, SHIPPED_HAPROXY_CONFIG, STATS_PORT, type StartedPgbouncer, type StartedPostgresServer, tierSecrets,
   WRITE_PORT,
 } from '../../fixtures/services/database-tier.js';
 import type { StartedHaproxy } from '../../fixtures/services/haproxy.js';
@@ -72,6 +72,13 @@ describe('database tier: HAProxy', () => {
     const documented = recordVerdict(failoverConfigVerdict(DOCUMENT_TIMING, FAILOVER_CLAIM_MS), { config: 'inter 5s rise 2 fall 3' }, 'document-timing', 'static');
     expect(shipped.status, shipped.measured).toBe('met');
     expect(documented.status, documented.measured).toBe('not met');
+  });
+
+  test('HAProxy stats require authentication; the runtime API socket is enabled', async ({ topology }) => {
+    const { shipped } = haproxies(topology);
+    expect((await fetch(shipped.url(STATS_PORT, '/stats;csv'))).status).toBe(401);
+    expect((await shipped.stats()).some((row) => row.pxname === 'postgres_read')).toBe(true);
+    expect((await shipped.container.exec(['sh', '-c', 'test -S /tmp/haproxy-admin.sock'])).exitCode).toBe(0);
   });
 
   test('db.haproxy.round-robin: new read connections spread evenly over primary and both replicas', async ({ topology }) => {
