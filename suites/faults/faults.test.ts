@@ -20,7 +20,7 @@ class StartedPeer extends SingleContainerService {
 const peer: ServiceDefinition<StartedPeer> = {
   name: 'peer',
   async start(context) {
-    const container = (await containerFor(context, 'postgres', 'peer')).withEntrypoint(['sleep', 'infinity']).withCommand([]);
+    const container = (await containerFor(context, 'postgres', 'peer')).withEntrypoint(['sleep', '3600']).withCommand([]);
     return new StartedPeer(await container.start(), 'peer');
   },
 };
