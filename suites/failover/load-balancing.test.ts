@@ -4,14 +4,15 @@
  * Broken HAProxy variants run beside the shipped one as negative controls.
  */
 import { afterAll, describe, expect } from 'vitest';
-import { distributionVerdict, failoverVerdict, outageMs, poolVerdict, writesPrimaryOnlyVerdict } from '../../fixtures/checks/database.js';
+import { distributionVerdict, failoverVerdict, outageMs, poolVerdict, readScaleVerdict, writesPrimaryOnlyVerdict } from '../../fixtures/checks/database.js';
 import { failoverConfigVerdict } from '../../fixtures/checks/haproxy-timing.js';
 import { verdict } from '../../fixtures/checks/verdict.js';
 import { haproxyServerName, waitForServerStatus } from '../../fixtures/clients/haproxy-stats.js';
 import { concurrentClientsLoad, now, PROBE_SCHEMA, probeOnce, startConnectionProbe, withClient } from '../../fixtures/clients/pg-probes.js';
 import { kill, pause, start, unpause } from '../../fixtures/faults/faults.js';
 import { printSummary, recordVerdict } from '../../fixtures/report/measurements.js';
-import { writeRunFile } from '../../fixtures/run/run-folder.js';
+import { describeEnvironment, writeRunFile } from '../../fixtures/run/run-folder.js';
+import { pgbenchService, type StartedPgbench } from '../../fixtures/services/pgbench.js';
 import {
   databaseTier, HAPROXY, PGBOUNCER, PRIMARY, READ_PORT, REPLICAS, SHIPPED_HAPROXY_CONFIG, STATS_PORT, type StartedPgbouncer, type StartedPostgresServer, tierSecrets,
   WRITE_PORT,
@@ -31,7 +32,7 @@ const VARIANTS = {
 const secrets = tierSecrets();
 const REPETITIONS = 3;
 
-const test = topologyTest('load-balancing', databaseTier(secrets, { haproxyVariants: VARIANTS }), {
+const test = topologyTest('load-balancing', [...databaseTier(secrets, { haproxyVariants: VARIANTS }), pgbenchService(secrets.credentials, [HAPROXY])], {
   // The shipped config must be able to meet the claim on paper before anything starts.
   beforeStart: assertShippedConfigCanFailOver,
 });
@@ -130,6 +131,35 @@ describe('database tier: HAProxy', () => {
     const direct = await load(endpoint(shipped, READ_PORT), 'bss-pool-probe-direct');
     const control = recordVerdict(poolVerdict(direct.serverConnectionSamples, 10, 60), direct, 'no-pgbouncer');
     expect(control.status, control.measured).toBe('not met');
+  });
+
+  test('db.reads.scale: read throughput through HAProxy over three servers vs the primary alone (pgbench -S, median of 2 pairs)', async ({ topology }) => {
+    const { shipped } = haproxies(topology);
+    const bench = topology.get<StartedPgbench>('pgbench');
+    const servers = allServers.map((alias) => topology.get<StartedPostgresServer>(alias));
+    await bench.initialise(PRIMARY, 5);
+    for (const server of servers) {
+      await expect
+        .poll(() => withClient(server.clientConfig(), async (c) => (await c.query(`SELECT to_regclass('pgbench_accounts') IS NOT NULL AND (SELECT count(*) FROM pgbench_accounts) = 500000 AS ready`).catch(() => ({ rows: [{ ready: false }] }))).rows[0].ready), { timeout: 60_000, interval: 500 })
+        .toBe(true);
+    }
+    await allUp(shipped, 'postgres_read');
+    const commits = () => Promise.all(servers.map((s) => withClient(s.clientConfig(), async (c) => Number((await c.query(`SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`)).rows[0].xact_commit))));
+    const pairs: Array<{ primaryTps: number; balancedTps: number; shares: number[] }> = [];
+    for (let i = 0; i < 2; i += 1) {
+      const primaryRun = await bench.run(PRIMARY, 5432, { clients: 6, seconds: 8, args: ['-S'] });
+      const before = await commits();
+      const balancedRun = await bench.run(HAPROXY, READ_PORT, { clients: 6, seconds: 8, args: ['-S'] });
+      const after = await commits();
+      const deltas = after.map((n, k) => n - before[k]!);
+      const total = deltas.reduce((a, b) => a + b, 0);
+      pairs.push({ primaryTps: primaryRun.tps, balancedTps: balancedRun.tps, shares: deltas.map((d) => d / total) });
+    }
+    const machine = describeEnvironment();
+    const result = recordVerdict(readScaleVerdict(pairs, machine), { pairs, machine });
+    // Whatever the core count, the balanced run must really have used all three servers.
+    for (const pair of pairs) for (const share of pair.shares) expect(share).toBeGreaterThan(0.2);
+    expect(result.status, `${result.measured}; ${result.reason ?? ''}`).not.toBe('not met');
   });
 
   test('db.haproxy.health: a frozen replica leaves the read rotation and returns once healed', async ({ topology }) => {

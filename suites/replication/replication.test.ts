@@ -4,17 +4,21 @@
  * standby catches up. Starts only the primary and the two replicas.
  */
 import { afterAll, describe, expect } from 'vitest';
-import { lagVerdict, readOnlyVerdict, type ReadOnlyObservation } from '../../fixtures/checks/database.js';
+import { lagVerdict, readOnlyVerdict, type ReadOnlyObservation, writeImpactVerdict } from '../../fixtures/checks/database.js';
 import { verdict } from '../../fixtures/checks/verdict.js';
 import { measureVisibilityLag, now, PROBE_SCHEMA, startWriteLoad, withClient } from '../../fixtures/clients/pg-probes.js';
-import { restart } from '../../fixtures/faults/faults.js';
+import { pause, restart, unpause } from '../../fixtures/faults/faults.js';
 import { printSummary, recordVerdict } from '../../fixtures/report/measurements.js';
-import { writeRunFile } from '../../fixtures/run/run-folder.js';
+import { describeEnvironment, writeRunFile } from '../../fixtures/run/run-folder.js';
+import { pgbenchService, type StartedPgbench } from '../../fixtures/services/pgbench.js';
 import { databaseTier, PRIMARY, REPLICAS, type StartedPostgresServer, tierSecrets } from '../../fixtures/services/database-tier.js';
 import type { Topology } from '../../fixtures/topology/topology.js';
 import { topologyTest } from '../../fixtures/vitest/topology-test.js';
 
-const test = topologyTest('replication', databaseTier(tierSecrets()), { only: [PRIMARY, ...REPLICAS] });
+const secrets = tierSecrets();
+const test = topologyTest('replication', [...databaseTier(secrets), pgbenchService(secrets.credentials, [PRIMARY])], {
+  only: [PRIMARY, ...REPLICAS, 'pgbench'],
+});
 const LAG_SAMPLES = 250;
 const CATCH_UP_BOUND_MS = 30_000;
 
@@ -178,6 +182,54 @@ describe('database tier: streaming replication', () => {
       expect(result.status, result.measured).toBe('met');
     } finally {
       writeRunFile('measurements/db.replicas.catch-up.load.json', await load.stop());
+    }
+  });
+
+  test('db.writes.no-impact: write throughput with both replicas streaming vs with them frozen (pgbench -N, median of 3 pairs)', async ({ topology }) => {
+    const { primary, replicas } = servers(topology);
+    const bench = topology.get<StartedPgbench>('pgbench');
+    await bench.initialise(PRIMARY, 5);
+    const writeRun = () => bench.run(PRIMARY, 5432, { clients: 4, seconds: 6, args: ['-N'] });
+    const measurePairs = async () => {
+      const pairs: Array<{ withReplicasTps: number; withoutReplicasTps: number }> = [];
+      for (let i = 0; i < 3; i += 1) {
+        const withReplicas = await writeRun();
+        // Frozen replicas cost no CPU and apply nothing: the primary writes as if alone.
+        for (const replica of replicas) await pause(replica.container);
+        try {
+          const withoutReplicas = await writeRun();
+          pairs.push({ withReplicasTps: withReplicas.tps, withoutReplicasTps: withoutReplicas.tps });
+        } finally {
+          for (const replica of replicas) await unpause(replica.container);
+        }
+      }
+      return pairs;
+    };
+    const pairs = await measurePairs();
+    const result = recordVerdict(writeImpactVerdict(pairs), { pairs, machine: describeEnvironment() });
+    expect(result.status, result.measured).toBe('met');
+
+    // Negative control: synchronous replication with remote_apply makes every commit wait
+    // for a replica to apply it — replicas then do slow writes, and the check must say so.
+    await withClient(primary.clientConfig(), async (c) => {
+      await c.query(`ALTER SYSTEM SET synchronous_standby_names = 'ANY 1 (*)'`);
+      await c.query(`ALTER SYSTEM SET synchronous_commit = 'remote_apply'`);
+      await c.query('SELECT pg_reload_conf()');
+    });
+    try {
+      const syncPairs: Array<{ withReplicasTps: number; withoutReplicasTps: number }> = [];
+      for (let i = 0; i < 3; i += 1) {
+        const synchronous = await writeRun();
+        syncPairs.push({ withReplicasTps: synchronous.tps, withoutReplicasTps: pairs[i]!.withoutReplicasTps });
+      }
+      const control = recordVerdict(writeImpactVerdict(syncPairs), { pairs: syncPairs }, 'synchronous-remote-apply');
+      expect(control.status, control.measured).toBe('not met');
+    } finally {
+      await withClient(primary.clientConfig(), async (c) => {
+        await c.query('ALTER SYSTEM RESET synchronous_standby_names');
+        await c.query('ALTER SYSTEM RESET synchronous_commit');
+        await c.query('SELECT pg_reload_conf()');
+      });
     }
   });
 });
