@@ -3,7 +3,9 @@
  * breaks reachability (or the process), and healing restores it — aliases included.
  */
 import { describe, expect } from 'vitest';
-import { addLatency, addPacketLoss, FaultUnsupportedError, isolate, kill, netemAvailable, pause, restart, unpause } from '../../fixtures/faults/faults.js';
+import {
+  addLatency, addPacketLoss, FaultUnsupportedError, gracefulStop, isolate, kill, netemAvailable, pause, restart, start, unpause,
+} from '../../fixtures/faults/faults.js';
 import { containerFor, SingleContainerService } from '../../fixtures/services/container-service.js';
 import { postgresService, type StartedPostgres } from '../../fixtures/services/postgres.js';
 import { run } from '../../fixtures/support/exec.js';
@@ -86,9 +88,13 @@ describe('fault primitives', () => {
     await expect.poll(() => from.reach('target'), { timeout: 30_000 }).toBe(0);
   });
 
-  test('restart brings a container back with fresh ports; kill leaves it dead with SIGKILL', async ({ topology }) => {
+  test('graceful stop and start, restart with fresh ports; kill leaves it dead with SIGKILL', async ({ topology }) => {
     const target = topology.get<StartedPostgres>('target');
     const from = topology.get<StartedPeer>('peer');
+    await gracefulStop(target.container);
+    expect(await state(target.container.getId())).toBe('exited 0');
+    await start(target.container);
+    await expect.poll(() => from.reach('target'), { timeout: 30_000 }).toBe(0);
     await restart(target.container);
     await expect.poll(() => from.reach('target'), { timeout: 30_000 }).toBe(0);
     await kill(target.container);

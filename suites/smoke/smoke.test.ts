@@ -2,13 +2,15 @@
  * Every image starts and is the real program: it reports the expected version from inside
  * its running container and does one real thing (a query, a produce and consume, a scrape).
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { describe, expect } from 'vitest';
 import { CATALOG, type Component } from '../../fixtures/images/catalog.js';
 import { resolveImage } from '../../fixtures/images/forge.js';
 import { verifyImage } from '../../fixtures/images/verify.js';
-import { writeRunFile } from '../../fixtures/run/run-folder.js';
+import { REPO_ROOT, writeRunFile } from '../../fixtures/run/run-folder.js';
 import type { SingleContainerService } from '../../fixtures/services/container-service.js';
 import type { StartedEnvoy } from '../../fixtures/services/envoy.js';
 import type { StartedNodeExporter, StartedPostgresExporter } from '../../fixtures/services/exporters.js';
@@ -156,15 +158,8 @@ describe('smoke: every image is the real program', () => {
     const check = await verifyImage('k6', image.ref);
     versions.k6 = check.versionLine;
     expect(check.real, check.versionLine).toBe(true);
-    const script = `
-      import http from 'k6/http';
-      import { check } from 'k6';
-      export const options = { iterations: 20, vus: 2, thresholds: { checks: ['rate==1'] } };
-      export default function () {
-        const res = http.get(__ENV.TARGET);
-        check(res, { 'status 200': (r) => r.status === 200, 'body': (r) => r.body === 'smoke-ok' });
-      }`;
-    const run = await runK6({ network: topology.network, script, env: { TARGET: 'http://envoy:15006/' }, labels: harnessLabels('smoke') });
+    const script = readFileSync(join(REPO_ROOT, 'load', 'smoke.js'), 'utf8');
+    const run = await runK6({ network: topology.network, script, env: { TARGET: 'http://envoy:15006/', EXPECTED_BODY: 'smoke-ok' }, labels: harnessLabels('smoke') });
     writeRunFile('smoke/k6-summary.json', run.summary ?? run.output);
     expect(run.exitCode, run.output).toBe(0);
     const checks = (run.summary?.metrics as Record<string, { passes?: number; fails?: number }>)?.checks;
