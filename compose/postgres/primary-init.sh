@@ -6,7 +6,7 @@ set -euo pipefail
 : "${REPLICATION_ALLOWED_CIDR:?REPLICATION_ALLOWED_CIDR must name the topology network, e.g. 172.20.0.0/16}"
 REPLICATION_USER="${REPLICATION_USER:-replicator}"
 
-psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
+psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname postgres \
   --set user="$REPLICATION_USER" --set password="$REPLICATION_PASSWORD" <<'SQL'
 CREATE ROLE :"user" WITH REPLICATION LOGIN PASSWORD :'password';
 SELECT pg_create_physical_replication_slot('replica1_slot');
