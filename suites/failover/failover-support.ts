@@ -1,8 +1,8 @@
 /** Shared by the failover suites: the on-paper guard and HAProxy endpoints for clients. */
-import { failoverConfigVerdict } from '../../fixtures/checks/haproxy-timing.js';
-import { SHIPPED_HAPROXY_CONFIG, type TierSecrets } from '../../fixtures/services/database-tier.js';
-import type { StartedHaproxy } from '../../fixtures/services/haproxy.js';
-import type { PgClientConfig } from '../../fixtures/services/postgres.js';
+import { failoverConfigVerdict } from '#fixtures/checks/haproxy-timing.js';
+import { SHIPPED_HAPROXY_CONFIG, type TierSecrets } from '#fixtures/services/database-tier.js';
+import type { StartedHaproxy } from '#fixtures/services/haproxy.js';
+import type { PgClientConfig } from '#fixtures/services/postgres.js';
 
 export const FAILOVER_CLAIM_MS = 10_000;
 

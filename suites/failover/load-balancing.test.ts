@@ -4,23 +4,40 @@
  * Broken HAProxy variants run beside the shipped one as negative controls.
  */
 import { afterAll, describe, expect } from 'vitest';
-import { distributionVerdict, failoverVerdict, outageMs, poolVerdict, readScaleVerdict, writesPrimaryOnlyVerdict } from '../../fixtures/checks/database.js';
-import { failoverConfigVerdict } from '../../fixtures/checks/haproxy-timing.js';
-import { verdict } from '../../fixtures/checks/verdict.js';
-import { haproxyServerName, waitForServerStatus } from '../../fixtures/clients/haproxy-stats.js';
-import { concurrentClientsLoad, now, PROBE_SCHEMA, probeOnce, startConnectionProbe, withClient } from '../../fixtures/clients/pg-probes.js';
-import { kill, pause, start, unpause } from '../../fixtures/faults/faults.js';
-import { printSummary, recordVerdict } from '../../fixtures/report/measurements.js';
-import { describeEnvironment, writeRunFile } from '../../fixtures/run/run-folder.js';
-import { pgbenchService, type StartedPgbench } from '../../fixtures/services/pgbench.js';
 import {
-  databaseTier, HAPROXY, PGBOUNCER, PRIMARY, READ_PORT, REPLICAS, SHIPPED_HAPROXY_CONFIG, STATS_PORT, type StartedPgbouncer, type StartedPostgresServer, tierSecrets,
+  distributionVerdict,
+  failoverVerdict,
+  outageMs,
+  poolVerdict,
+  readScaleVerdict,
+  writesPrimaryOnlyVerdict,
+} from '#fixtures/checks/database.js';
+import { failoverConfigVerdict } from '#fixtures/checks/haproxy-timing.js';
+import { verdict } from '#fixtures/checks/verdict.js';
+import { haproxyServerName, waitForServerStatus } from '#fixtures/clients/haproxy-stats.js';
+import { concurrentClientsLoad, now, PROBE_SCHEMA, probeOnce, startConnectionProbe, withClient } from '#fixtures/clients/pg-probes.js';
+import { kill, pause, start, unpause } from '#fixtures/faults/faults.js';
+import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
+import { describeEnvironment, writeRunFile } from '#fixtures/run/run-folder.js';
+import { pgbenchService, type StartedPgbench } from '#fixtures/services/pgbench.js';
+import {
+  databaseTier,
+  HAPROXY,
+  PGBOUNCER,
+  PRIMARY,
+  READ_PORT,
+  REPLICAS,
+  SHIPPED_HAPROXY_CONFIG,
+  STATS_PORT,
+  type StartedPgbouncer,
+  type StartedPostgresServer,
+  tierSecrets,
   WRITE_PORT,
-} from '../../fixtures/services/database-tier.js';
-import type { StartedHaproxy } from '../../fixtures/services/haproxy.js';
-import type { PgClientConfig } from '../../fixtures/services/postgres.js';
-import type { Topology } from '../../fixtures/topology/topology.js';
-import { topologyTest } from '../../fixtures/vitest/topology-test.js';
+} from '#fixtures/services/database-tier.js';
+import type { StartedHaproxy } from '#fixtures/services/haproxy.js';
+import type { PgClientConfig } from '#fixtures/services/postgres.js';
+import type { Topology } from '#fixtures/topology/topology.js';
+import { topologyTest } from '#fixtures/vitest/topology-test.js';
 import { assertShippedConfigCanFailOver, FAILOVER_CLAIM_MS, haproxyEndpoint } from './failover-support.js';
 import { DOCUMENT_TIMING, FIRST_SERVER_READS, ROUND_ROBIN_WRITES } from './variants.js';
 
@@ -32,10 +49,14 @@ const VARIANTS = {
 const secrets = tierSecrets();
 const REPETITIONS = 3;
 
-const test = topologyTest('load-balancing', [...databaseTier(secrets, { haproxyVariants: VARIANTS }), pgbenchService(secrets.credentials, [HAPROXY])], {
-  // The shipped config must be able to meet the claim on paper before anything starts.
-  beforeStart: assertShippedConfigCanFailOver,
-});
+const test = topologyTest(
+  'load-balancing',
+  [...databaseTier(secrets, { haproxyVariants: VARIANTS }), pgbenchService(secrets.credentials, [HAPROXY])],
+  {
+    // The shipped config must be able to meet the claim on paper before anything starts.
+    beforeStart: assertShippedConfigCanFailOver,
+  },
+);
 
 const endpoint = (haproxy: StartedHaproxy, port: number): PgClientConfig => haproxyEndpoint(secrets, haproxy, port);
 
@@ -52,7 +73,13 @@ const allServers = [PRIMARY, ...REPLICAS];
 
 async function allUp(haproxy: StartedHaproxy, backend: string): Promise<void> {
   for (const alias of allServers) {
-    await waitForServerStatus(() => haproxy.stats(), backend, haproxyServerName(alias), (s) => s === 'UP', { timeoutMs: 60_000 });
+    await waitForServerStatus(
+      () => haproxy.stats(),
+      backend,
+      haproxyServerName(alias),
+      (s) => s === 'UP',
+      { timeoutMs: 60_000 },
+    );
   }
 }
 
@@ -68,9 +95,19 @@ async function readsFrom(config: PgClientConfig, connections: number): Promise<s
 afterAll(() => printSummary('load balancing and failover'));
 
 describe('database tier: HAProxy', () => {
-  test('db.haproxy.failover (static): worst-case detection derived from haproxy.cfg; the document\'s timing cannot meet 10 s', () => {
-    const shipped = recordVerdict(failoverConfigVerdict(SHIPPED_HAPROXY_CONFIG, FAILOVER_CLAIM_MS), { config: 'compose/haproxy/haproxy.cfg' }, 'shipped', 'static');
-    const documented = recordVerdict(failoverConfigVerdict(DOCUMENT_TIMING, FAILOVER_CLAIM_MS), { config: 'inter 5s rise 2 fall 3' }, 'document-timing', 'static');
+  test("db.haproxy.failover (static): worst-case detection derived from haproxy.cfg; the document's timing cannot meet 10 s", () => {
+    const shipped = recordVerdict(
+      failoverConfigVerdict(SHIPPED_HAPROXY_CONFIG, FAILOVER_CLAIM_MS),
+      { config: 'compose/haproxy/haproxy.cfg' },
+      'shipped',
+      'static',
+    );
+    const documented = recordVerdict(
+      failoverConfigVerdict(DOCUMENT_TIMING, FAILOVER_CLAIM_MS),
+      { config: 'inter 5s rise 2 fall 3' },
+      'document-timing',
+      'static',
+    );
     expect(shipped.status, shipped.measured).toBe('met');
     expect(documented.status, documented.measured).toBe('not met');
   });
@@ -101,7 +138,12 @@ describe('database tier: HAProxy', () => {
     await withClient(primary.clientConfig(), (c) => c.query(PROBE_SCHEMA));
     await allUp(roundRobinWrites, 'postgres_write');
     const writes = async (haproxy: StartedHaproxy) => {
-      const probe = startConnectionProbe(endpoint(haproxy, WRITE_PORT), { mode: 'write', intervalMs: 25, maxAttempts: 60, maxDurationMs: 20_000 });
+      const probe = startConnectionProbe(endpoint(haproxy, WRITE_PORT), {
+        mode: 'write',
+        intervalMs: 25,
+        maxAttempts: 60,
+        maxDurationMs: 20_000,
+      });
       await expect.poll(() => probe.history.length, { timeout: 20_000 }).toBe(60);
       return probe.stop();
     };
@@ -133,18 +175,41 @@ describe('database tier: HAProxy', () => {
     expect(control.status, control.measured).toBe('not met');
   });
 
-  test('db.reads.scale: read throughput through HAProxy over three servers vs the primary alone (pgbench -S, median of 2 pairs)', async ({ topology }) => {
+  test('db.reads.scale: read throughput through HAProxy over three servers vs the primary alone (pgbench -S, median of 2 pairs)', async ({
+    topology,
+  }) => {
     const { shipped } = haproxies(topology);
     const bench = topology.get<StartedPgbench>('pgbench');
     const servers = allServers.map((alias) => topology.get<StartedPostgresServer>(alias));
     await bench.initialise(PRIMARY, 5);
     for (const server of servers) {
       await expect
-        .poll(() => withClient(server.clientConfig(), async (c) => (await c.query(`SELECT to_regclass('pgbench_accounts') IS NOT NULL AND (SELECT count(*) FROM pgbench_accounts) = 500000 AS ready`).catch(() => ({ rows: [{ ready: false }] }))).rows[0].ready), { timeout: 60_000, interval: 500 })
+        .poll(
+          () =>
+            withClient(
+              server.clientConfig(),
+              async (c) =>
+                (
+                  await c
+                    .query(
+                      `SELECT to_regclass('pgbench_accounts') IS NOT NULL AND (SELECT count(*) FROM pgbench_accounts) = 500000 AS ready`,
+                    )
+                    .catch(() => ({ rows: [{ ready: false }] }))
+                ).rows[0].ready,
+            ),
+          { timeout: 60_000, interval: 500 },
+        )
         .toBe(true);
     }
     await allUp(shipped, 'postgres_read');
-    const commits = () => Promise.all(servers.map((s) => withClient(s.clientConfig(), async (c) => Number((await c.query(`SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`)).rows[0].xact_commit))));
+    const commits = () =>
+      Promise.all(
+        servers.map((s) =>
+          withClient(s.clientConfig(), async (c) =>
+            Number((await c.query(`SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()`)).rows[0].xact_commit),
+          ),
+        ),
+      );
     const pairs: Array<{ primaryTps: number; balancedTps: number; shares: number[] }> = [];
     for (let i = 0; i < 2; i += 1) {
       const primaryRun = await bench.run(PRIMARY, 5432, { clients: 6, seconds: 8, args: ['-S'] });
@@ -173,15 +238,30 @@ describe('database tier: HAProxy', () => {
     await pause(victim.container);
     let leftMs: number;
     try {
-      leftMs = await waitForServerStatus(() => shipped.stats(), 'postgres_read', server, (s) => s === 'DOWN', { timeoutMs: 30_000, sinceMs: faultAt });
+      leftMs = await waitForServerStatus(
+        () => shipped.stats(),
+        'postgres_read',
+        server,
+        (s) => s === 'DOWN',
+        { timeoutMs: 30_000, sinceMs: faultAt },
+      );
       const whileDown = await readsFrom(endpoint(shipped, READ_PORT), 12);
       expect(whileDown.filter((s) => s === victim.alias)).toEqual([]);
-      expect(whileDown.every((s) => !s.startsWith('error:')), whileDown.join(', ')).toBe(true);
+      expect(
+        whileDown.every((s) => !s.startsWith('error:')),
+        whileDown.join(', '),
+      ).toBe(true);
     } finally {
       await unpause(victim.container);
     }
     const healedAt = now();
-    const returnedMs = await waitForServerStatus(() => shipped.stats(), 'postgres_read', server, (s) => s === 'UP', { timeoutMs: 30_000, sinceMs: healedAt });
+    const returnedMs = await waitForServerStatus(
+      () => shipped.stats(),
+      'postgres_read',
+      server,
+      (s) => s === 'UP',
+      { timeoutMs: 30_000, sinceMs: healedAt },
+    );
     const afterHeal = await readsFrom(endpoint(shipped, READ_PORT), 9);
     const result = recordVerdict(
       verdict(
@@ -195,7 +275,9 @@ describe('database tier: HAProxy', () => {
     expect(result.status, result.measured).toBe('met');
   });
 
-  test(`db.haproxy.failover: client-observed outage of the read endpoint when a replica is killed, ${REPETITIONS} repetitions`, async ({ topology }) => {
+  test(`db.haproxy.failover: client-observed outage of the read endpoint when a replica is killed, ${REPETITIONS} repetitions`, async ({
+    topology,
+  }) => {
     const { shipped, documentTiming } = haproxies(topology);
     const measured = { shipped: [] as number[], documentTiming: [] as number[] };
     const repetitions: unknown[] = [];
@@ -206,20 +288,46 @@ describe('database tier: HAProxy', () => {
       await allUp(documentTiming, 'postgres_read');
       // Both HAProxies watch the same fault: the shipped one is measured, the document's timing is the control.
       const probes = {
-        shipped: startConnectionProbe(endpoint(shipped, READ_PORT), { mode: 'read', intervalMs: 50, maxDurationMs: 90_000, maxAttempts: 1_800 }),
-        documentTiming: startConnectionProbe(endpoint(documentTiming, READ_PORT), { mode: 'read', intervalMs: 50, maxDurationMs: 90_000, maxAttempts: 1_800 }),
+        shipped: startConnectionProbe(endpoint(shipped, READ_PORT), {
+          mode: 'read',
+          intervalMs: 50,
+          maxDurationMs: 90_000,
+          maxAttempts: 1_800,
+        }),
+        documentTiming: startConnectionProbe(endpoint(documentTiming, READ_PORT), {
+          mode: 'read',
+          intervalMs: 50,
+          maxDurationMs: 90_000,
+          maxAttempts: 1_800,
+        }),
       };
       await expect.poll(() => probes.shipped.history.filter((op) => op.ok).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(10);
       const faultAt = now();
       await kill(victim.container);
       const [shippedDetectMs, documentDetectMs] = await Promise.all([
-        waitForServerStatus(() => shipped.stats(), 'postgres_read', server, (s) => s === 'DOWN', { timeoutMs: 40_000, sinceMs: faultAt }),
-        waitForServerStatus(() => documentTiming.stats(), 'postgres_read', server, (s) => s === 'DOWN', { timeoutMs: 40_000, sinceMs: faultAt }),
+        waitForServerStatus(
+          () => shipped.stats(),
+          'postgres_read',
+          server,
+          (s) => s === 'DOWN',
+          { timeoutMs: 40_000, sinceMs: faultAt },
+        ),
+        waitForServerStatus(
+          () => documentTiming.stats(),
+          'postgres_read',
+          server,
+          (s) => s === 'DOWN',
+          { timeoutMs: 40_000, sinceMs: faultAt },
+        ),
       ]);
       // Let both probes show a clean run after detection, then stop them.
       const stableSince = now();
       await expect
-        .poll(() => [probes.shipped, probes.documentTiming].every((p) => p.history.filter((op) => op.startedMs > stableSince + 2_500).length >= 20), { timeout: 20_000 })
+        .poll(
+          () =>
+            [probes.shipped, probes.documentTiming].every((p) => p.history.filter((op) => op.startedMs > stableSince + 2_500).length >= 20),
+          { timeout: 20_000 },
+        )
         .toBe(true);
       const histories = { shipped: await probes.shipped.stop(), documentTiming: await probes.documentTiming.stop() };
       const outages = { shipped: outageMs(histories.shipped, faultAt), documentTiming: outageMs(histories.documentTiming, faultAt) };
@@ -232,7 +340,11 @@ describe('database tier: HAProxy', () => {
       await allUp(shipped, 'postgres_read');
     }
     const result = recordVerdict(failoverVerdict(measured.shipped, FAILOVER_CLAIM_MS, REPETITIONS), { repetitions });
-    const control = recordVerdict(failoverVerdict(measured.documentTiming, FAILOVER_CLAIM_MS, REPETITIONS), { repetitions }, 'document-timing');
+    const control = recordVerdict(
+      failoverVerdict(measured.documentTiming, FAILOVER_CLAIM_MS, REPETITIONS),
+      { repetitions },
+      'document-timing',
+    );
     expect(result.status, result.measured).toBe('met');
     expect(control.status, control.measured).toBe('not met');
   });

@@ -2,7 +2,7 @@
  * Deliberately broken HAProxy configs, each derived from the shipped one by a single change,
  * so a negative control differs from production only in the property it proves the check catches.
  */
-import { SHIPPED_HAPROXY_CONFIG } from '../../fixtures/services/database-tier.js';
+import { SHIPPED_HAPROXY_CONFIG } from '#fixtures/services/database-tier.js';
 
 function replaceOnce(config: string, pattern: RegExp, replacement: string, what: string): string {
   if (!pattern.test(config)) throw new Error(`Cannot derive variant "${what}": pattern ${pattern} not found in haproxy.cfg`);

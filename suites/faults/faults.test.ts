@@ -4,13 +4,23 @@
  */
 import { describe, expect } from 'vitest';
 import {
-  addLatency, addPacketLoss, FaultUnsupportedError, gracefulStop, isolate, kill, netemAvailable, pause, restart, start, unpause,
-} from '../../fixtures/faults/faults.js';
-import { containerFor, SingleContainerService } from '../../fixtures/services/container-service.js';
-import { postgresService, type StartedPostgres } from '../../fixtures/services/postgres.js';
-import { run } from '../../fixtures/support/exec.js';
-import type { ServiceDefinition } from '../../fixtures/topology/topology.js';
-import { topologyTest } from '../../fixtures/vitest/topology-test.js';
+  addLatency,
+  addPacketLoss,
+  FaultUnsupportedError,
+  gracefulStop,
+  isolate,
+  kill,
+  netemAvailable,
+  pause,
+  restart,
+  start,
+  unpause,
+} from '#fixtures/faults/faults.js';
+import { containerFor, SingleContainerService } from '#fixtures/services/container-service.js';
+import { postgresService, type StartedPostgres } from '#fixtures/services/postgres.js';
+import { run } from '#fixtures/support/exec.js';
+import type { ServiceDefinition } from '#fixtures/topology/topology.js';
+import { topologyTest } from '#fixtures/vitest/topology-test.js';
 
 class StartedPeer extends SingleContainerService {
   /** pg_isready from inside the network: 0 reachable, 2 no response, 1 rejecting. */

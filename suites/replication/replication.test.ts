@@ -5,17 +5,22 @@
  */
 import { afterAll, describe, expect } from 'vitest';
 import {
-  lagVerdict, readOnlyVerdict, type ReadOnlyObservation, type WritePair, writesDecoupledVerdict, writeThroughputImpactVerdict,
-} from '../../fixtures/checks/database.js';
-import { verdict } from '../../fixtures/checks/verdict.js';
-import { measureVisibilityLag, now, PROBE_SCHEMA, startWriteLoad, withClient } from '../../fixtures/clients/pg-probes.js';
-import { pause, restart, unpause } from '../../fixtures/faults/faults.js';
-import { printSummary, recordVerdict } from '../../fixtures/report/measurements.js';
-import { describeEnvironment, writeRunFile } from '../../fixtures/run/run-folder.js';
-import { pgbenchService, type StartedPgbench } from '../../fixtures/services/pgbench.js';
-import { databaseTier, PRIMARY, REPLICAS, type StartedPostgresServer, tierSecrets } from '../../fixtures/services/database-tier.js';
-import type { Topology } from '../../fixtures/topology/topology.js';
-import { topologyTest } from '../../fixtures/vitest/topology-test.js';
+  lagVerdict,
+  readOnlyVerdict,
+  type ReadOnlyObservation,
+  type WritePair,
+  writesDecoupledVerdict,
+  writeThroughputImpactVerdict,
+} from '#fixtures/checks/database.js';
+import { verdict } from '#fixtures/checks/verdict.js';
+import { measureVisibilityLag, now, PROBE_SCHEMA, startWriteLoad, withClient } from '#fixtures/clients/pg-probes.js';
+import { pause, restart, unpause } from '#fixtures/faults/faults.js';
+import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
+import { describeEnvironment, writeRunFile } from '#fixtures/run/run-folder.js';
+import { pgbenchService, type StartedPgbench } from '#fixtures/services/pgbench.js';
+import { databaseTier, PRIMARY, REPLICAS, type StartedPostgresServer, tierSecrets } from '#fixtures/services/database-tier.js';
+import type { Topology } from '#fixtures/topology/topology.js';
+import { topologyTest } from '#fixtures/vitest/topology-test.js';
 
 const secrets = tierSecrets();
 const test = topologyTest('replication', [...databaseTier(secrets), pgbenchService(secrets.credentials, [PRIMARY])], {
@@ -31,26 +36,42 @@ function servers(topology: Topology) {
   };
 }
 
-
 afterAll(() => printSummary('replication'));
 
 describe('database tier: streaming replication', () => {
-  test('db.replicas.streaming: both replicas stream through replica1_slot and replica2_slot with hot_standby_feedback on', async ({ topology }) => {
+  test('db.replicas.streaming: both replicas stream through replica1_slot and replica2_slot with hot_standby_feedback on', async ({
+    topology,
+  }) => {
     const { primary, replicas } = servers(topology);
     const state = await withClient(primary.clientConfig(), async (client) => {
       // Streaming starts right after the standby is ready; allow it a bounded moment.
       await expect
-        .poll(async () => (await client.query(`SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' ORDER BY 1`)).rows.map((r) => r.application_name as string), {
-          timeout: 60_000,
-          interval: 250,
-        })
+        .poll(
+          async () =>
+            (await client.query(`SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' ORDER BY 1`)).rows.map(
+              (r) => r.application_name as string,
+            ),
+          {
+            timeout: 60_000,
+            interval: 250,
+          },
+        )
         .toEqual([...REPLICAS]);
-      const slots = (await client.query<{ slot_name: string; active: boolean }>('SELECT slot_name, active FROM pg_replication_slots ORDER BY 1')).rows;
-      const senders = (await client.query('SELECT application_name, state, sync_state, replay_lag::text FROM pg_stat_replication ORDER BY 1')).rows;
+      const slots = (
+        await client.query<{ slot_name: string; active: boolean }>('SELECT slot_name, active FROM pg_replication_slots ORDER BY 1')
+      ).rows;
+      const senders = (
+        await client.query('SELECT application_name, state, sync_state, replay_lag::text FROM pg_stat_replication ORDER BY 1')
+      ).rows;
       return { slots, senders };
     });
     const feedback = await Promise.all(
-      replicas.map((replica) => withClient(replica.clientConfig(), async (c) => (await c.query<{ hot_standby_feedback: string }>('SHOW hot_standby_feedback')).rows[0]!.hot_standby_feedback)),
+      replicas.map((replica) =>
+        withClient(
+          replica.clientConfig(),
+          async (c) => (await c.query<{ hot_standby_feedback: string }>('SHOW hot_standby_feedback')).rows[0]!.hot_standby_feedback,
+        ),
+      ),
     );
     const slotsActive = ['replica1_slot', 'replica2_slot'].every((slot) => state.slots.some((s) => s.slot_name === slot && s.active));
     const result = recordVerdict(
@@ -72,15 +93,19 @@ describe('database tier: streaming replication', () => {
       withClient(server.clientConfig(), async (client) => {
         if (setup) await client.query(setup);
         const inRecovery = (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
-        const sqlstate = await client
-          .query(`INSERT INTO bss_write_probe (server) VALUES ('read-only check')`)
-          .then(() => undefined, (error: { code?: string }) => error.code ?? 'unknown');
+        const sqlstate = await client.query(`INSERT INTO bss_write_probe (server) VALUES ('read-only check')`).then(
+          () => undefined,
+          (error: { code?: string }) => error.code ?? 'unknown',
+        );
         return { server: server.alias, inRecovery, sqlstate };
       });
     // The table is created on the primary; wait until both replicas have replayed it.
     for (const replica of replicas) {
       await expect
-        .poll(() => withClient(replica.clientConfig(), async (c) => (await c.query(`SELECT to_regclass('bss_write_probe') AS t`)).rows[0].t), { timeout: 30_000 })
+        .poll(
+          () => withClient(replica.clientConfig(), async (c) => (await c.query(`SELECT to_regclass('bss_write_probe') AS t`)).rows[0].t),
+          { timeout: 30_000 },
+        )
         .not.toBeNull();
     }
     const observations = await Promise.all(replicas.map((replica) => observe(replica)));
@@ -112,22 +137,32 @@ describe('database tier: streaming replication', () => {
     });
     for (const replica of replicas) {
       await expect
-        .poll(() => withClient(replica.clientConfig(), async (c) => (await c.query('SELECT count(*)::int AS n FROM bss_write_probe WHERE server = $1', [marker])).rows[0].n), { timeout: 30_000, interval: 100 })
+        .poll(
+          () =>
+            withClient(
+              replica.clientConfig(),
+              async (c) => (await c.query('SELECT count(*)::int AS n FROM bss_write_probe WHERE server = $1', [marker])).rows[0].n,
+            ),
+          { timeout: 30_000, interval: 100 },
+        )
         .toBe(1);
     }
   });
 
-  test(`db.replication.lag: p99 write-then-read visibility lag < 1 s under write load (${LAG_SAMPLES} samples per replica)`, async ({ topology }) => {
+  test(`db.replication.lag: p99 write-then-read visibility lag < 1 s under write load (${LAG_SAMPLES} samples per replica)`, async ({
+    topology,
+  }) => {
     const { primary, replicas } = servers(topology);
     await withClient(primary.clientConfig(), (c) => c.query(PROBE_SCHEMA));
     const load = startWriteLoad(primary.clientConfig(), { clients: 2, maxDurationMs: 120_000 });
     let samples: Record<string, number[]>;
     try {
-      samples = await measureVisibilityLag(
-        primary.clientConfig(),
-        Object.fromEntries(replicas.map((r) => [r.alias, r.clientConfig()])),
-        { samples: LAG_SAMPLES, pollMs: 2, timeoutMs: 10_000, gapMs: 5 },
-      );
+      samples = await measureVisibilityLag(primary.clientConfig(), Object.fromEntries(replicas.map((r) => [r.alias, r.clientConfig()])), {
+        samples: LAG_SAMPLES,
+        pollMs: 2,
+        timeoutMs: 10_000,
+        gapMs: 5,
+      });
     } finally {
       const background = await load.stop();
       writeRunFile('measurements/db.replication.lag.load.json', background);
@@ -143,11 +178,21 @@ describe('database tier: streaming replication', () => {
     await withClient(delayed.clientConfig(), async (c) => {
       await c.query(`ALTER SYSTEM SET recovery_min_apply_delay = '1500ms'`);
       await c.query('SELECT pg_reload_conf()');
-      await expect.poll(async () => (await c.query('SHOW recovery_min_apply_delay')).rows[0].recovery_min_apply_delay, { timeout: 10_000 }).toBe('1500ms');
+      await expect
+        .poll(async () => (await c.query('SHOW recovery_min_apply_delay')).rows[0].recovery_min_apply_delay, { timeout: 10_000 })
+        .toBe('1500ms');
     });
     try {
-      const samples = await measureVisibilityLag(primary.clientConfig(), { [delayed.alias]: delayed.clientConfig() }, { samples: 8, pollMs: 5, timeoutMs: 5_000 });
-      const control = recordVerdict(lagVerdict(samples, { thresholdMs: 1000, minSamples: 8 }), { samplesMs: samples }, 'recovery_min_apply_delay-1500ms');
+      const samples = await measureVisibilityLag(
+        primary.clientConfig(),
+        { [delayed.alias]: delayed.clientConfig() },
+        { samples: 8, pollMs: 5, timeoutMs: 5_000 },
+      );
+      const control = recordVerdict(
+        lagVerdict(samples, { thresholdMs: 1000, minSamples: 8 }),
+        { samplesMs: samples },
+        'recovery_min_apply_delay-1500ms',
+      );
       expect(control.status, control.measured).toBe('not met');
     } finally {
       await withClient(delayed.clientConfig(), async (c) => {
@@ -166,19 +211,31 @@ describe('database tier: streaming replication', () => {
       const restartStarted = now();
       await restart(replica.container);
       const restartMs = now() - restartStarted;
-      const target = await withClient(primary.clientConfig(), async (c) => (await c.query('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn as string);
+      const target = await withClient(
+        primary.clientConfig(),
+        async (c) => (await c.query('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn as string,
+      );
       const from = now();
       await withClient(replica.clientConfig(), async (c) => {
         await expect
-          .poll(async () => (await c.query<{ caught: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught', [target])).rows[0]!.caught, {
-            timeout: CATCH_UP_BOUND_MS,
-            interval: 50,
-          })
+          .poll(
+            async () =>
+              (await c.query<{ caught: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught', [target])).rows[0]!.caught,
+            {
+              timeout: CATCH_UP_BOUND_MS,
+              interval: 50,
+            },
+          )
           .toBe(true);
       });
       const catchUpMs = now() - from;
       const result = recordVerdict(
-        verdict('db.replicas.catch-up', catchUpMs < CATCH_UP_BOUND_MS, `caught up < ${CATCH_UP_BOUND_MS} ms after restart`, `${catchUpMs.toFixed(0)} ms (restart itself ${restartMs.toFixed(0)} ms)`),
+        verdict(
+          'db.replicas.catch-up',
+          catchUpMs < CATCH_UP_BOUND_MS,
+          `caught up < ${CATCH_UP_BOUND_MS} ms after restart`,
+          `${catchUpMs.toFixed(0)} ms (restart itself ${restartMs.toFixed(0)} ms)`,
+        ),
         { catchUpMs, restartMs, targetLsn: target },
       );
       expect(result.status, result.measured).toBe('met');
@@ -187,7 +244,9 @@ describe('database tier: streaming replication', () => {
     }
   });
 
-  test('db.writes.no-impact: writes never wait for replicas (pgbench -N with replicas streaming vs frozen, median of 3 pairs)', async ({ topology }) => {
+  test('db.writes.no-impact: writes never wait for replicas (pgbench -N with replicas streaming vs frozen, median of 3 pairs)', async ({
+    topology,
+  }) => {
     const { primary, replicas } = servers(topology);
     const bench = topology.get<StartedPgbench>('pgbench');
     await bench.initialise(PRIMARY, 5);

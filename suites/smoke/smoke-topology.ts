@@ -1,12 +1,12 @@
 /** The smallest topology that runs every image once, with just enough config to be real. */
-import { alertmanagerService } from '../../fixtures/services/alertmanager.js';
-import { envoyService } from '../../fixtures/services/envoy.js';
-import { nodeExporterService, postgresExporterService } from '../../fixtures/services/exporters.js';
-import { haproxyService } from '../../fixtures/services/haproxy.js';
-import { kafkaService } from '../../fixtures/services/kafka.js';
-import { postgresService } from '../../fixtures/services/postgres.js';
-import { prometheusService } from '../../fixtures/services/prometheus.js';
-import type { ServiceDefinition } from '../../fixtures/topology/topology.js';
+import { alertmanagerService } from '#fixtures/services/alertmanager.js';
+import { envoyService } from '#fixtures/services/envoy.js';
+import { nodeExporterService, postgresExporterService } from '#fixtures/services/exporters.js';
+import { haproxyService } from '#fixtures/services/haproxy.js';
+import { kafkaService } from '#fixtures/services/kafka.js';
+import { postgresService } from '#fixtures/services/postgres.js';
+import { prometheusService } from '#fixtures/services/prometheus.js';
+import type { ServiceDefinition } from '#fixtures/topology/topology.js';
 
 const HAPROXY = `
 global

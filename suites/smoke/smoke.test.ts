@@ -7,21 +7,21 @@ import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { describe, expect } from 'vitest';
-import { CATALOG, type Component } from '../../fixtures/images/catalog.js';
-import { resolveImage } from '../../fixtures/images/forge.js';
-import { verifyImage } from '../../fixtures/images/verify.js';
-import { REPO_ROOT, writeRunFile } from '../../fixtures/run/run-folder.js';
-import type { SingleContainerService } from '../../fixtures/services/container-service.js';
-import type { StartedEnvoy } from '../../fixtures/services/envoy.js';
-import type { StartedNodeExporter, StartedPostgresExporter } from '../../fixtures/services/exporters.js';
-import type { StartedHaproxy } from '../../fixtures/services/haproxy.js';
-import type { StartedKafka } from '../../fixtures/services/kafka.js';
-import type { StartedPostgres } from '../../fixtures/services/postgres.js';
-import type { StartedPrometheus } from '../../fixtures/services/prometheus.js';
-import type { StartedAlertmanager } from '../../fixtures/services/alertmanager.js';
-import { runK6 } from '../../fixtures/services/k6.js';
-import { harnessLabels } from '../../fixtures/topology/lifecycle.js';
-import { topologyTest } from '../../fixtures/vitest/topology-test.js';
+import { CATALOG, type Component } from '#fixtures/images/catalog.js';
+import { resolveImage } from '#fixtures/images/forge.js';
+import { verifyImage } from '#fixtures/images/verify.js';
+import { REPO_ROOT, writeRunFile } from '#fixtures/run/run-folder.js';
+import type { SingleContainerService } from '#fixtures/services/container-service.js';
+import type { StartedEnvoy } from '#fixtures/services/envoy.js';
+import type { StartedNodeExporter, StartedPostgresExporter } from '#fixtures/services/exporters.js';
+import type { StartedHaproxy } from '#fixtures/services/haproxy.js';
+import type { StartedKafka } from '#fixtures/services/kafka.js';
+import type { StartedPostgres } from '#fixtures/services/postgres.js';
+import type { StartedPrometheus } from '#fixtures/services/prometheus.js';
+import type { StartedAlertmanager } from '#fixtures/services/alertmanager.js';
+import { runK6 } from '#fixtures/services/k6.js';
+import { harnessLabels } from '#fixtures/topology/lifecycle.js';
+import { topologyTest } from '#fixtures/vitest/topology-test.js';
 import { smokeServices } from './smoke-topology.js';
 
 const test = topologyTest('smoke', smokeServices);
@@ -124,7 +124,10 @@ describe('smoke: every image is the real program', () => {
           const body = (await (await fetch(prometheus.url('/api/v1/targets'))).json()) as {
             data: { activeTargets: Array<{ labels: { job: string }; health: string }> };
           };
-          return body.data.activeTargets.filter((t) => t.health === 'up').map((t) => t.labels.job).sort();
+          return body.data.activeTargets
+            .filter((t) => t.health === 'up')
+            .map((t) => t.labels.job)
+            .sort();
         },
         { timeout: 30_000, interval: 500 },
       )
@@ -159,7 +162,12 @@ describe('smoke: every image is the real program', () => {
     versions.k6 = check.versionLine;
     expect(check.real, check.versionLine).toBe(true);
     const script = readFileSync(join(REPO_ROOT, 'load', 'smoke.js'), 'utf8');
-    const run = await runK6({ network: topology.network, script, env: { TARGET: 'http://envoy:15006/', EXPECTED_BODY: 'smoke-ok' }, labels: harnessLabels('smoke') });
+    const run = await runK6({
+      network: topology.network,
+      script,
+      env: { TARGET: 'http://envoy:15006/', EXPECTED_BODY: 'smoke-ok' },
+      labels: harnessLabels('smoke'),
+    });
     writeRunFile('smoke/k6-summary.json', run.summary ?? run.output);
     expect(run.exitCode, run.output).toBe(0);
     const checks = (run.summary?.metrics as Record<string, { passes?: number; fails?: number }>)?.checks;
