@@ -4,6 +4,9 @@
 // CI systems that read closing lines see the real count, not vitest's coloured summary.
 // A missing or unreadable report is itself a failure: it says so and exits 1.
 import { readFileSync } from 'node:fs';
+import process from 'node:process';
+
+/* global console */
 
 const file = process.argv[2];
 let report;
