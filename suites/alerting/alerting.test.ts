@@ -14,6 +14,7 @@ import {
   apiV1Verdict,
   apiV2Verdict,
   COMPONENTS,
+  counterSum,
   type Delivery,
   dropRoute,
   editRoute,
@@ -24,6 +25,8 @@ import {
   type MailBody,
   promDurationMs,
   RECEIVER_DELIVERIES,
+  type ReceiverDownObservation,
+  receiverDownVerdict,
   repeatVerdict,
   resolutionVerdict,
   type RoutingCase,
@@ -69,10 +72,40 @@ const VARIANTS = {
 } as const;
 type Variant = 'shipped' | keyof typeof VARIANTS;
 
+/**
+ * A receiver that is down: the tested config with on-call's Slack endpoint pointing at a webhook
+ * receiver that answers 503 to every post (it still records each attempt).
+ */
+const receiverDownConfig = testConfig.replace(
+  'http://webhook-receiver:8080/slack/oncall',
+  'http://webhook-receiver-down:8080/slack/oncall',
+);
+if (receiverDownConfig === testConfig)
+  throw new Error('receiver-down variant: the on-call Slack api_url was not found in alertmanager.yml');
+/** Alertmanager's notify.MinTimeout: one flush retries an integration for max(group_interval, 10 s), then counts it failed. */
+const AM_MIN_NOTIFY_TIMEOUT_MS = 10_000;
+const receiverDownRoute = routeTimings(receiverDownConfig).find((r) => r.receiver === 'critical-alerts')!;
+const RECEIVER_DOWN_BOUND = (() => {
+  const retryBudgetMs = Math.max(receiverDownRoute.groupIntervalMs, AM_MIN_NOTIFY_TIMEOUT_MS);
+  const marginMs = LATENCY_MARGIN_MS + DELIVERY_MARGIN_MS;
+  const boundMs = receiverDownRoute.groupWaitMs + retryBudgetMs + marginMs;
+  return {
+    boundMs,
+    formula: `group_wait ${receiverDownRoute.groupWaitMs} + retry budget max(group_interval ${receiverDownRoute.groupIntervalMs}, ${AM_MIN_NOTIFY_TIMEOUT_MS}) + margin ${marginMs} = ${boundMs} ms`,
+  };
+})();
+
 const am = (name: string, config: string) => alertmanagerService({ name, config, templates, dependsOn: ['mailpit', 'webhook-receiver'] });
 const test = topologyTest('alerting', [
   mailpitService(),
   webhookReceiverService(),
+  webhookReceiverService({ name: 'webhook-receiver-down', failStatus: 503 }),
+  alertmanagerService({
+    name: 'alertmanager-receiver-down',
+    config: receiverDownConfig,
+    templates,
+    dependsOn: ['mailpit', 'webhook-receiver-down'],
+  }),
   am('alertmanager', testConfig),
   am('alertmanager-repeat', withTestTimings(SHIPPED_ALERTMANAGER_CONFIG, REPEAT_TIMINGS)),
   ...Object.entries(VARIANTS).map(([variant, config]) => am(`alertmanager-${variant}`, config)),
@@ -183,6 +216,46 @@ interface Campaign {
   readonly runs: Record<Variant, MatrixRun>;
   readonly grouping: { instances: string[]; mails: Array<{ alertnames: string[] }> };
   readonly repeatArrivals: number[];
+  readonly receiverDown: ReceiverDownObservation;
+  /** The same observation on the shipped instance over the matrix (its Slack endpoint is up): the negative control. */
+  readonly receiverUp: ReceiverDownObservation;
+}
+
+/** Posts one critical alert to the instance whose on-call Slack endpoint is down; watches until the checker is satisfied or the bound. */
+async function observeReceiverDown(topology: Topology): Promise<ReceiverDownObservation> {
+  const client = new AlertmanagerClient((p) => topology.get<StartedAlertmanager>('alertmanager-receiver-down').url(p));
+  const hook = new WebhookClient((p) => topology.get<StartedWebhookReceiver>('webhook-receiver-down').url(p));
+  const mail = new MailpitClient((p) => topology.get<StartedMailpit>('mailpit').url(p));
+  const alertname = `D_receiver_down_${RUN}`;
+  const alert = {
+    labels: { alertname, severity: 'critical', component: 'backend', instance: 'api-1:8080' },
+    annotations: { summary: 'down' },
+  };
+  const before = await client.notificationCounters();
+  const { sentAt: postedAt } = await client.post([alert]);
+  const deadline = postedAt + RECEIVER_DOWN_BOUND.boundMs;
+  let observation: ReceiverDownObservation;
+  for (;;) {
+    const after = await client.notificationCounters();
+    const delta = (key: string) => counterSum(after, key) - counterSum(before, key);
+    observation = {
+      integration: 'slack',
+      postedAt,
+      endedAt: Date.now(),
+      refusedAttempts: (await hook.payloads())
+        .filter((p) => p.answered !== 200 && JSON.stringify(p.body).includes(alertname))
+        .map((p) => p.receivedAtMs),
+      failedRequests: delta('requests.failed_total.slack'),
+      failedNotifications: delta('notifications.failed_total.slack'),
+      otherIntegrationDelivered: (await mail.deliveries()).some((d) => d.to === 'oncall@bss.local' && d.alertnames.includes(alertname)),
+      boundMs: RECEIVER_DOWN_BOUND.boundMs,
+      boundFormula: RECEIVER_DOWN_BOUND.formula,
+    };
+    if (receiverDownVerdict(observation).status === 'met' || Date.now() >= deadline) break;
+    await sleep(500);
+  }
+  await client.resolve([alert]);
+  return observation;
 }
 
 let campaign: Promise<Campaign> | undefined;
@@ -235,12 +308,34 @@ function runCampaign(topology: Topology): Promise<Campaign> {
       await client.resolve([alert]);
       return arrivals;
     })();
+    const receiverDown = observeReceiverDown(topology);
+    const shippedClient = new AlertmanagerClient((p) => topology.get<StartedAlertmanager>('alertmanager').url(p));
+    const shippedBefore = await shippedClient.notificationCounters();
     const variants: Variant[] = ['shipped', ...(Object.keys(VARIANTS) as Array<keyof typeof VARIANTS>)];
     const runs = await Promise.all(variants.map((v) => runMatrix(topology, v)));
+    const shippedAfter = await shippedClient.notificationCounters();
+    const matrix = runs.find((r) => r.variant === 'shipped')!;
+    const matrixAlertnames = combos('shipped').map((c) => c.alertname);
+    const receiverUp: ReceiverDownObservation = {
+      integration: 'slack',
+      postedAt: matrix.postedAt,
+      endedAt: Date.now(),
+      refusedAttempts: (await new WebhookClient((p) => topology.get<StartedWebhookReceiver>('webhook-receiver').url(p)).payloads())
+        .filter((p) => p.answered !== 200 && matrixAlertnames.some((a) => JSON.stringify(p.body).includes(a)))
+        .map((p) => p.receivedAtMs),
+      failedRequests: counterSum(shippedAfter, 'requests.failed_total.slack') - counterSum(shippedBefore, 'requests.failed_total.slack'),
+      failedNotifications:
+        counterSum(shippedAfter, 'notifications.failed_total.slack') - counterSum(shippedBefore, 'notifications.failed_total.slack'),
+      otherIntegrationDelivered: matrix.deliveries.some((d) => d.kind === 'email' && d.to === 'oncall@bss.local'),
+      boundMs: Date.now() - matrix.postedAt,
+      boundFormula: 'the matrix window',
+    };
     return {
       runs: Object.fromEntries(runs.map((r) => [r.variant, r])) as Record<Variant, MatrixRun>,
       grouping: await grouping,
       repeatArrivals: await repeat,
+      receiverDown: await receiverDown,
+      receiverUp,
     };
   })();
   return campaign;
@@ -343,6 +438,22 @@ describe('monitoring tier: Alertmanager routing to real receivers', () => {
     expect(grouped.status, grouped.measured).toBe('met');
     expect(resolution.status, resolution.reason).toBe('met');
     expect(repeated.status, repeated.reason).toBe('met');
+  });
+
+  test('alerts.routing: a receiver that is down is retried and its failed deliveries reported, within a bound (no hang)', async ({
+    topology,
+  }) => {
+    const { receiverDown, receiverUp } = await runCampaign(topology);
+    const v = recordVerdict(
+      receiverDownVerdict(receiverDown),
+      { ...timingNote, observation: receiverDown, downEndpoint: 'webhook-receiver-down answers 503 to every post' },
+      'shipped',
+      'receiver-down',
+    );
+    // Negative control: the same checker on the shipped instance, whose Slack endpoint is up — nothing refused, nothing to report.
+    const nv = recordVerdict(receiverDownVerdict(receiverUp), { observation: receiverUp }, 'receiver-up', 'receiver-down');
+    expect(nv.status).toBe('not met');
+    expect(v.status, v.reason).toBe('met');
   });
 
   test('alerts.templates: subjects and bodies as the SMTP sink received them', async ({ topology }) => {

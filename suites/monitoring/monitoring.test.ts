@@ -18,6 +18,7 @@ import {
   jobsFor,
   pageBound,
   promtoolVerdict,
+  resolveBound,
   rulesLoadedVerdict,
   scrapeJobs,
   targetsVerdict,
@@ -77,8 +78,12 @@ const test = topologyTest(
       rules: testRules,
       dependsOn: ['alertmanager', 'node-exporter', 'postgres-exporter', HAPROXY],
     }),
-    // The shipped prometheus.yml verbatim: jobs of tiers not deployed here are down targets.
-    prometheusService({ name: 'prometheus-unfiltered', config: SHIPPED_PROMETHEUS_CONFIG, rules: testRules, dependsOn: ['prometheus'] }),
+    // The shipped prometheus.yml verbatim: jobs of tiers not deployed here are down targets. It
+    // loads no rules: with the same rules and external labels it would send the same alerts to
+    // the same Alertmanager at its own (shipped, 15 s) cadence, and Alertmanager merges identical
+    // alerts keeping the latest update — its late firing re-sends undid the fast instance's
+    // resolution (a 21.3 s resolution measured before this was found).
+    prometheusService({ name: 'prometheus-unfiltered', config: SHIPPED_PROMETHEUS_CONFIG, rules: {}, dependsOn: ['prometheus'] }),
   ],
   {
     only: [
@@ -101,18 +106,30 @@ afterAll(() => printSummary('monitoring'));
 const prom = (topology: Topology, name = 'prometheus') => new PrometheusClient((p) => topology.get<StartedPrometheus>(name).url(p));
 const timings = { testOnly: { prometheus: PROM_TEST_TIMINGS, ruleFor: RULE_FOR_TEST, alertmanager: AM_TEST_TIMINGS }, marginMs: MARGIN_MS };
 
-/** The fault-to-page bound for an alert at a receiver, from the values the running topology uses. */
-function boundFor(receiver: string) {
+function timingsFor(receiver: string) {
   const { jobs, evaluationIntervalMs } = scrapeJobs(deployed.config);
   const job = jobs.find((j) => j.job === 'postgres-exporter')!;
-  const route = routeTimings(amConfig).find((r) => r.receiver === receiver)!;
+  const route = routeTimings(amConfig).find((r) => r.receiver === receiver);
+  if (!route) throw new Error(`alertmanager.yml has no route to ${receiver}`);
+  return { scrapeIntervalMs: job.scrapeIntervalMs, evaluationIntervalMs, route };
+}
+
+/** The fault-to-page bound for an alert at a receiver, from the values the running topology uses. */
+function boundFor(receiver: string) {
+  const { scrapeIntervalMs, evaluationIntervalMs, route } = timingsFor(receiver);
   return pageBound({
-    scrapeIntervalMs: job.scrapeIntervalMs,
+    scrapeIntervalMs,
     evaluationIntervalMs,
     forMs: promDurationMs(RULE_FOR_TEST),
     groupWaitMs: route.groupWaitMs,
     marginMs: MARGIN_MS,
   });
+}
+
+/** The heal-to-resolution bound at a receiver: scrape + evaluation + that route's group_interval + margin. */
+function resolveBoundFor(receiver: string) {
+  const { scrapeIntervalMs, evaluationIntervalMs, route } = timingsFor(receiver);
+  return resolveBound({ scrapeIntervalMs, evaluationIntervalMs, groupIntervalMs: route.groupIntervalMs, marginMs: MARGIN_MS });
 }
 
 async function firstArrival(
@@ -257,9 +274,8 @@ describe('monitoring tier: Prometheus, rules, exporters, and pages from real fau
       .poll(async () => (await prom(topology).query('bss_replication_slot_active == 1')).length, { timeout: 60_000, interval: 500 })
       .toBe(2);
     const bound = boundFor('database-alerts');
-    const resolveBoundMs =
-      bound.scrapeIntervalMs + 2 * bound.evaluationIntervalMs + promDurationMs(AM_TEST_TIMINGS.groupInterval) + MARGIN_MS;
-    progress('monitoring', `stopping ${REPLICAS[0]}; bound ${bound.formula}`);
+    const resolve = resolveBoundFor('database-alerts');
+    progress('monitoring', `stopping ${REPLICAS[0]}; bound ${bound.formula}; resolution ${resolve.formula}`);
     const faultAt = Date.now();
     await gracefulStop(replica.container);
     const pagedAt = await firstArrival(
@@ -287,7 +303,7 @@ describe('monitoring tier: Prometheus, rules, exporters, and pages from real fau
       'PostgresReplicaDown',
       'resolved',
       healedAt - 1_000,
-      resolveBoundMs + 30_000,
+      resolve.boundMs + 30_000,
     );
     const page: FaultPage = {
       fault: `stop ${REPLICAS[0]}`,
@@ -295,7 +311,7 @@ describe('monitoring tier: Prometheus, rules, exporters, and pages from real fau
       receiver: 'dba@bss.local',
       faultAt,
       bound,
-      resolveBoundMs,
+      resolveBound: resolve,
       healedAt,
       ...(pagedAt ? { pagedAt } : {}),
       ...(resolvedAt ? { resolvedAt } : {}),
