@@ -356,7 +356,7 @@ describe('monitoring tier: Prometheus, rules, exporters, and pages from real fau
       notMeasured(
         'alerts.rules',
         'a stopped broker → KafkaClusterFailure / broker alert at devops@bss.local',
-        'the Kafka rules read kafka_exporter (kafka_brokers); no kafka_exporter image is built here yet, and Kafka 4 exposes no Prometheus endpoint without an exporter or JMX agent — the rule is covered by its promtool tests and its route by the alerting matrix',
+        'the Kafka rules read kafka_exporter (kafka_brokers) and no kafka_exporter image recipe exists here; Kafka 4 itself exposes only JMX (no JMX agent here), and the stream tier (another branch) is not depended on — KafkaClusterFailure is covered by its promtool tests and the kafka route by the alerting matrix',
       ),
       {},
       'shipped',
