@@ -1,0 +1,366 @@
+/**
+ * Prometheus with the shipped rules scraping what runs (itself, Alertmanager, node exporter,
+ * postgres exporter on the primary, HAProxy's exporter), Alertmanager with the shipped routes,
+ * Mailpit and the Slack stand-in; then real faults on the database tier page the right people.
+ *
+ * Test-only timings (said in every figure, and the bounds are computed from them): scrape and
+ * evaluation every 2 s instead of 15 s, every rule's `for` 4 s, Alertmanager's group_interval
+ * 5 s; group_wait as shipped.
+ */
+import { afterAll, describe, expect } from 'vitest';
+import { promDurationMs, routeTimings, withTestTimings } from '#fixtures/checks/alerting.js';
+import {
+  alertRules,
+  type ExporterCheck,
+  exportersVerdict,
+  type FaultPage,
+  faultPageVerdict,
+  jobsFor,
+  pageBound,
+  promtoolVerdict,
+  resolveBound,
+  rulesLoadedVerdict,
+  scrapeJobs,
+  targetsVerdict,
+  withPrometheusTestTimings,
+  withRuleExpr,
+  withRuleFor,
+} from '#fixtures/checks/monitoring.js';
+import { notMeasured } from '#fixtures/checks/verdict.js';
+import { MailpitClient, PrometheusClient, WebhookClient } from '#fixtures/clients/alert-clients.js';
+import { withClient } from '#fixtures/clients/pg-probes.js';
+import { gracefulStop, start } from '#fixtures/faults/faults.js';
+import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
+import { progress } from '#fixtures/run/progress.js';
+import { alertmanagerService, SHIPPED_ALERTMANAGER_CONFIG, shippedTemplates } from '#fixtures/services/alertmanager.js';
+import { databaseTier, HAPROXY, PRIMARY, REPLICAS, type StartedPostgresServer, tierSecrets } from '#fixtures/services/database-tier.js';
+import { nodeExporterService, postgresExporterService } from '#fixtures/services/exporters.js';
+import { mailpitService, type StartedMailpit } from '#fixtures/services/mailpit.js';
+import {
+  promtoolCheckConfig,
+  promtoolTestRules,
+  prometheusService,
+  SHIPPED_PROMETHEUS_CONFIG,
+  shippedRuleFiles,
+  type StartedPrometheus,
+} from '#fixtures/services/prometheus.js';
+import { type StartedWebhookReceiver, webhookReceiverService } from '#fixtures/services/webhook.js';
+import type { Topology } from '#fixtures/topology/topology.js';
+import { topologyTest } from '#fixtures/vitest/topology-test.js';
+
+const PROM_TEST_TIMINGS = { scrapeInterval: '2s', evaluationInterval: '2s' } as const;
+const RULE_FOR_TEST = '4s';
+const AM_TEST_TIMINGS = { groupInterval: '5s' } as const;
+/** Stated before measuring: exporter query, Prometheus → Alertmanager dispatch, SMTP/HTTP delivery on a shared host. */
+const MARGIN_MS = 5_000;
+const RULES_FILE = 'rules/bss-alerts.rules.yml';
+const TESTS_FILE = 'rules/bss-alerts.test.yml';
+
+const secrets = tierSecrets();
+const shippedRules = shippedRuleFiles();
+const RUNNING = ['alertmanager', 'node-exporter', 'postgres-exporter', HAPROXY];
+const deployed = jobsFor(withPrometheusTestTimings(SHIPPED_PROMETHEUS_CONFIG, PROM_TEST_TIMINGS), RUNNING);
+const testRules = { [RULES_FILE]: withRuleFor(shippedRules[RULES_FILE]!, RULE_FOR_TEST) };
+const amConfig = withTestTimings(SHIPPED_ALERTMANAGER_CONFIG, AM_TEST_TIMINGS);
+const receivers = ['mailpit', 'webhook-receiver'];
+
+const test = topologyTest(
+  'monitoring',
+  [
+    ...databaseTier(secrets),
+    postgresExporterService({ postgres: PRIMARY }),
+    nodeExporterService(),
+    mailpitService(),
+    webhookReceiverService(),
+    alertmanagerService({ config: amConfig, templates: shippedTemplates(), dependsOn: receivers }),
+    prometheusService({
+      config: deployed.config,
+      rules: testRules,
+      dependsOn: ['alertmanager', 'node-exporter', 'postgres-exporter', HAPROXY],
+    }),
+    // The shipped prometheus.yml verbatim: jobs of tiers not deployed here are down targets. It
+    // loads no rules: with the same rules and external labels it would send the same alerts to
+    // the same Alertmanager at its own (shipped, 15 s) cadence, and Alertmanager merges identical
+    // alerts keeping the latest update — its late firing re-sends undid the fast instance's
+    // resolution (a 21.3 s resolution measured before this was found).
+    prometheusService({ name: 'prometheus-unfiltered', config: SHIPPED_PROMETHEUS_CONFIG, rules: {}, dependsOn: ['prometheus'] }),
+  ],
+  {
+    only: [
+      PRIMARY,
+      ...REPLICAS,
+      HAPROXY,
+      'postgres-exporter',
+      'node-exporter',
+      'mailpit',
+      'webhook-receiver',
+      'alertmanager',
+      'prometheus',
+      'prometheus-unfiltered',
+    ],
+  },
+);
+
+afterAll(() => printSummary('monitoring'));
+
+const prom = (topology: Topology, name = 'prometheus') => new PrometheusClient((p) => topology.get<StartedPrometheus>(name).url(p));
+const timings = { testOnly: { prometheus: PROM_TEST_TIMINGS, ruleFor: RULE_FOR_TEST, alertmanager: AM_TEST_TIMINGS }, marginMs: MARGIN_MS };
+
+function timingsFor(receiver: string) {
+  const { jobs, evaluationIntervalMs } = scrapeJobs(deployed.config);
+  const job = jobs.find((j) => j.job === 'postgres-exporter')!;
+  const route = routeTimings(amConfig).find((r) => r.receiver === receiver);
+  if (!route) throw new Error(`alertmanager.yml has no route to ${receiver}`);
+  return { scrapeIntervalMs: job.scrapeIntervalMs, evaluationIntervalMs, route };
+}
+
+/** The fault-to-page bound for an alert at a receiver, from the values the running topology uses. */
+function boundFor(receiver: string) {
+  const { scrapeIntervalMs, evaluationIntervalMs, route } = timingsFor(receiver);
+  return pageBound({
+    scrapeIntervalMs,
+    evaluationIntervalMs,
+    forMs: promDurationMs(RULE_FOR_TEST),
+    groupWaitMs: route.groupWaitMs,
+    marginMs: MARGIN_MS,
+  });
+}
+
+/** The heal-to-resolution bound at a receiver: scrape + evaluation + that route's group_interval + margin. */
+function resolveBoundFor(receiver: string) {
+  const { scrapeIntervalMs, evaluationIntervalMs, route } = timingsFor(receiver);
+  return resolveBound({ scrapeIntervalMs, evaluationIntervalMs, groupIntervalMs: route.groupIntervalMs, marginMs: MARGIN_MS });
+}
+
+async function firstArrival(
+  topology: Topology,
+  kind: 'email' | 'slack',
+  to: string,
+  alert: string,
+  status: 'firing' | 'resolved',
+  after: number,
+  timeoutMs: number,
+) {
+  const mail = new MailpitClient((p) => topology.get<StartedMailpit>('mailpit').url(p));
+  const hook = new WebhookClient((p) => topology.get<StartedWebhookReceiver>('webhook-receiver').url(p));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const all = kind === 'email' ? await mail.deliveries() : await hook.deliveries();
+    const hit = all.find((d) => d.to === to && d.status === status && d.alertnames.includes(alert) && d.at >= after);
+    if (hit) return hit.at;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return undefined;
+}
+
+describe('monitoring tier: Prometheus, rules, exporters, and pages from real faults', () => {
+  test('bad input: a rule file that does not load is refused with promtool’s own message', async () => {
+    const broken = {
+      [RULES_FILE]: shippedRules[RULES_FILE]!.replace(
+        'expr: pg_up{job="postgres-exporter"} == 0',
+        'expr: pg_up{job="postgres-exporter" == 0',
+      ),
+    };
+    const result = await promtoolCheckConfig(SHIPPED_PROMETHEUS_CONFIG, broken);
+    expect(result.ok).toBe(false);
+    expect(result.output).toMatch(/bss-alerts\.rules\.yml/);
+    const ok = await promtoolCheckConfig(SHIPPED_PROMETHEUS_CONFIG, { [RULES_FILE]: shippedRules[RULES_FILE]! });
+    expect(ok.ok, ok.output).toBe(true);
+  });
+
+  test('alerts.rules: every rule passes its promtool unit tests; a wrong threshold fails them', async () => {
+    const rules = alertRules(shippedRules[RULES_FILE]!);
+    const shippedRun = await promtoolTestRules(shippedRules);
+    const v = recordVerdict(
+      promtoolVerdict(shippedRun, rules, shippedRules[TESTS_FILE]!),
+      { output: shippedRun.output },
+      'shipped',
+      'promtool',
+    );
+    const wrong = {
+      ...shippedRules,
+      [RULES_FILE]: withRuleExpr(shippedRules[RULES_FILE]!, 'PostgresReplicaLagCritical', (e) => e.replace('> 5', '> 50')),
+    };
+    const wrongRun = await promtoolTestRules(wrong);
+    const nv = recordVerdict(
+      promtoolVerdict(wrongRun, rules, shippedRules[TESTS_FILE]!),
+      { output: wrongRun.output },
+      'lag-threshold-50s',
+      'promtool',
+    );
+    expect(nv.status).toBe('not met');
+    expect(v.status, v.reason).toBe('met');
+  });
+
+  test('monitoring.targets: every target of what runs is up; the unfiltered file shows the absent tiers as down', async ({ topology }) => {
+    const client = prom(topology);
+    let targets = await client.targets();
+    await expect
+      .poll(async () => (targets = await client.targets()).length > 0 && targets.every((t) => t.health === 'up'), {
+        timeout: 30_000,
+        interval: 500,
+      })
+      .toBe(true)
+      .catch(() => undefined);
+    const v = recordVerdict(targetsVerdict(targets, deployed.kept, deployed.dropped), {
+      targets,
+      kept: deployed.kept,
+      dropped: deployed.dropped,
+      ...timings,
+    });
+    const unfiltered = prom(topology, 'prometheus-unfiltered');
+    const configured = scrapeJobs(SHIPPED_PROMETHEUS_CONFIG).jobs.reduce((n, j) => n + j.targets.length, 0);
+    let all = await unfiltered.targets();
+    await expect
+      .poll(async () => (all = await unfiltered.targets()).filter((t) => t.health !== 'unknown').length, {
+        timeout: 60_000,
+        interval: 1_000,
+      })
+      .toBe(configured);
+    const allJobs = scrapeJobs(SHIPPED_PROMETHEUS_CONFIG).jobs.map((j) => j.job);
+    const nv = recordVerdict(targetsVerdict(all, allJobs, []), { targets: all }, 'unfiltered-shipped-file');
+    expect(nv.status).toBe('not met');
+    expect(v.status, v.reason).toBe('met');
+  });
+
+  test('monitoring.exporters: node exporter and postgres exporter metrics present with sane values', async ({ topology }) => {
+    const client = prom(topology);
+    const q = async (name: string, query: string, min: number, max: number, minSeries = 1): Promise<ExporterCheck> => ({
+      name,
+      query,
+      min,
+      max,
+      minSeries,
+      samples: await client.query(query),
+    });
+    // Replication slots are scraped once both standbys stream (bounded wait).
+    await expect
+      .poll(async () => (await client.query('bss_replication_slot_active == 1')).length, { timeout: 60_000, interval: 1_000 })
+      .toBe(2);
+    await expect
+      .poll(async () => (await client.query('rate(node_cpu_seconds_total{mode="idle"}[10s])')).length, { timeout: 30_000, interval: 1_000 })
+      .toBeGreaterThan(0);
+    const checks = await Promise.all([
+      q('cpu.busy%', '100 * (1 - avg(rate(node_cpu_seconds_total{mode="idle"}[10s])))', 0, 100),
+      q('load1', 'node_load1', 0, 1_000),
+      q('memory.available.ratio', 'node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes', 0.000001, 1),
+      q('filesystem.root.free.ratio', 'node_filesystem_avail_bytes{mountpoint="/"} / node_filesystem_size_bytes{mountpoint="/"}', 0, 1),
+      q('disk.read.bytes', 'sum(node_disk_read_bytes_total)', 0, Number.MAX_SAFE_INTEGER),
+      q('network.receive.bytes', 'sum(node_network_receive_bytes_total)', 1, Number.MAX_SAFE_INTEGER),
+      q('pg_up', 'pg_up', 1, 1),
+      q('pg.connections', 'sum(pg_stat_database_numbackends)', 1, 10_000),
+      q('pg.transactions', 'sum(pg_stat_database_xact_commit)', 1, Number.MAX_SAFE_INTEGER),
+      q('pg.cache-hit.ratio', 'sum(pg_stat_database_blks_hit) / (sum(pg_stat_database_blks_hit) + sum(pg_stat_database_blks_read))', 0, 1),
+      q('pg.wal.bytes', 'bss_wal_written_bytes', 1, Number.MAX_SAFE_INTEGER),
+      q('pg.replication.slot-active', 'bss_replication_slot_active', 1, 1, 2),
+      q('pg.replication.replay-lag-s', 'bss_replication_replay_lag_seconds', 0, 5, 2),
+      q('haproxy.backend-up', 'haproxy_backend_active_servers', 0, 3, 2),
+    ]);
+    const v = recordVerdict(exportersVerdict(checks), { checks });
+    expect(v.status, v.reason).toBe('met');
+  });
+
+  test('alerts.rules: every shipped rule is loaded in the running Prometheus', async ({ topology }) => {
+    const shippedNames = alertRules(shippedRules[RULES_FILE]!).map((r) => r.alert);
+    const loaded = await prom(topology).rules();
+    const v = recordVerdict(rulesLoadedVerdict(shippedNames, loaded), { loaded, ...timings }, 'shipped', 'loaded');
+    expect(v.status, v.reason).toBe('met');
+  });
+
+  test('alerts.rules: a stopped replica pages the DBA within the computed bound and resolves after it returns', async ({ topology }) => {
+    const replica = topology.get<StartedPostgresServer>(REPLICAS[0]);
+    const primary = topology.get<StartedPostgresServer>(PRIMARY);
+    await expect
+      .poll(async () => (await prom(topology).query('bss_replication_slot_active == 1')).length, { timeout: 60_000, interval: 500 })
+      .toBe(2);
+    const bound = boundFor('database-alerts');
+    const resolve = resolveBoundFor('database-alerts');
+    progress('monitoring', `stopping ${REPLICAS[0]}; bound ${bound.formula}; resolution ${resolve.formula}`);
+    const faultAt = Date.now();
+    await gracefulStop(replica.container);
+    const pagedAt = await firstArrival(
+      topology,
+      'email',
+      'dba@bss.local',
+      'PostgresReplicaDown',
+      'firing',
+      faultAt,
+      bound.boundMs + 30_000,
+    );
+    await start(replica.container);
+    const slotActive = async () =>
+      withClient(
+        primary.clientConfig(),
+        async (c) => (await c.query(`SELECT active FROM pg_replication_slots WHERE slot_name = 'replica1_slot'`)).rows[0]?.active === true,
+        3_000,
+      );
+    await expect.poll(slotActive, { timeout: 90_000, interval: 250 }).toBe(true);
+    const healedAt = Date.now();
+    const resolvedAt = await firstArrival(
+      topology,
+      'email',
+      'dba@bss.local',
+      'PostgresReplicaDown',
+      'resolved',
+      healedAt - 1_000,
+      resolve.boundMs + 30_000,
+    );
+    const page: FaultPage = {
+      fault: `stop ${REPLICAS[0]}`,
+      alert: 'PostgresReplicaDown',
+      receiver: 'dba@bss.local',
+      faultAt,
+      bound,
+      resolveBound: resolve,
+      healedAt,
+      ...(pagedAt ? { pagedAt } : {}),
+      ...(resolvedAt ? { resolvedAt } : {}),
+    };
+    const v = recordVerdict(faultPageVerdict(page, 'replica stopped'), { page, ...timings }, 'shipped', 'replica-down');
+    expect(v.status, v.reason).toBe('met');
+  });
+
+  test('alerts.rules: a stopped primary pages on-call by mail and Slack within the computed bound', async ({ topology }) => {
+    const primary = topology.get<StartedPostgresServer>(PRIMARY);
+    const bound = boundFor('critical-alerts');
+    progress('monitoring', `stopping ${PRIMARY}; bound ${bound.formula}`);
+    const faultAt = Date.now();
+    await gracefulStop(primary.container);
+    const [mailAt, slackAt] = await Promise.all([
+      firstArrival(topology, 'email', 'oncall@bss.local', 'PostgresPrimaryDown', 'firing', faultAt, bound.boundMs + 30_000),
+      firstArrival(topology, 'slack', '#oncall', 'PostgresPrimaryDown', 'firing', faultAt, bound.boundMs + 30_000),
+    ]);
+    // Negative control for monitoring.exporters: the same checker while the primary is stopped.
+    const pgUp = await prom(topology).query('pg_up');
+    const down = recordVerdict(
+      exportersVerdict([{ name: 'pg_up', query: 'pg_up', min: 1, max: 1, samples: pgUp }]),
+      { pgUp },
+      'primary-stopped',
+    );
+    const pagedAt = mailAt !== undefined && slackAt !== undefined ? Math.max(mailAt, slackAt) : undefined;
+    const page: FaultPage = {
+      fault: `stop ${PRIMARY}`,
+      alert: 'PostgresPrimaryDown',
+      receiver: 'oncall@bss.local + #oncall',
+      faultAt,
+      bound,
+      ...(pagedAt ? { pagedAt } : {}),
+    };
+    const v = recordVerdict(faultPageVerdict(page, 'primary stopped'), { page, mailAt, slackAt, ...timings }, 'shipped', 'primary-down');
+    expect(down.status).toBe('not met');
+    expect(v.status, v.reason).toBe('met');
+  });
+
+  test('alerts.rules: a Kafka broker down reaches DevOps — not measured here', () => {
+    recordVerdict(
+      notMeasured(
+        'alerts.rules',
+        'a stopped broker → KafkaClusterFailure / broker alert at devops@bss.local',
+        'the Kafka rules read kafka_exporter (kafka_brokers) and no kafka_exporter image recipe exists here; Kafka 4 itself exposes only JMX (no JMX agent here), and the stream tier (another branch) is not depended on — KafkaClusterFailure is covered by its promtool tests and the kafka route by the alerting matrix',
+      ),
+      {},
+      'shipped',
+      'broker-down',
+    );
+  });
+});
