@@ -37,7 +37,8 @@ async function lint(files: readonly string[]): Promise<{ code: number; errors: L
     return { code: 0, errors: [] };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
-    if (typeof e.code !== 'number' || e.code !== 1) throw new Error(`actionlint failed to run: ${e.stderr ?? String(error)}`);
+    if (typeof e.code !== 'number' || e.code !== 1)
+      throw new Error(`actionlint failed to run: ${e.stderr ?? String(error)}`, { cause: error });
     return { code: 1, errors: JSON.parse(e.stdout || '[]') as LintError[] };
   }
 }
