@@ -15,7 +15,7 @@ import { agreementVerdict, composeToolVerdict, composeUpVerdict, startupOrderVer
 import { withClient } from '#fixtures/clients/pg-probes.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { runDir } from '#fixtures/run/run-folder.js';
-import { freeSubnet } from './support.js';
+import { freeSubnet } from '#fixtures/deploy/subnet.js';
 
 const fixtures = deployedServices();
 const secrets = {
