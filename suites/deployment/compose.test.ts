@@ -1,0 +1,167 @@
+/**
+ * compose/compose.yml is the system as a person deploys it by hand: it must say what the
+ * fixtures start (agreement), be accepted by the compose tools, order its start by health, and
+ * really come up usable from the file alone, on the same images the harness uses.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { composeDifferences, observedOrderProblems, readComposeServices, startupOrderProblems } from '#fixtures/deploy/agreement.js';
+import { COMPOSE_FILE, composeTool, composeTools, parseComposeText, readComposeFile, runCompose } from '#fixtures/deploy/compose-file.js';
+import { composeDown, composeUp, harnessImageEnv, projectContainers } from '#fixtures/deploy/compose-up.js';
+import { deployedServices } from '#fixtures/deploy/deployed.js';
+import { HOST_PORTS } from '#fixtures/deploy/ports.js';
+import { agreementVerdict, composeToolVerdict, composeUpVerdict, startupOrderVerdict, type ToolCheck } from '#fixtures/deploy/verdicts.js';
+import { withClient } from '#fixtures/clients/pg-probes.js';
+import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
+import { runDir } from '#fixtures/run/run-folder.js';
+import { freeSubnet } from '#fixtures/deploy/subnet.js';
+
+const fixtures = deployedServices();
+const secrets = {
+  POSTGRES_PASSWORD: 'deploy-check-pw',
+  REPLICATION_PASSWORD: 'deploy-check-repl',
+  HAPROXY_STATS_PASSWORD: 'deploy-check-stats',
+};
+type Doc = { services: Record<string, Record<string, unknown>> };
+const shippedDoc = (): Doc => parseComposeText(readFileSync(COMPOSE_FILE, 'utf8')) as Doc;
+
+/** A deliberately broken copy of compose.yml, written beside the run's other files (relative mounts resolve to compose/). */
+function writeVariant(name: string, doc: Doc | string): string {
+  const dir = join(runDir(), 'deployment');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `compose.${name}.yml`);
+  writeFileSync(file, typeof doc === 'string' ? doc : JSON.stringify(doc, null, 2));
+  return file;
+}
+
+afterAll(() => printSummary('deployment (compose)'));
+
+describe('compose/compose.yml', () => {
+  it('deploy.compose: compose.yml and the fixtures agree (services, images, commands, files, container ports, health checks, host ports)', () => {
+    const differences = composeDifferences(readComposeFile(), fixtures, HOST_PORTS);
+    const v = recordVerdict(agreementVerdict(differences), { differences, file: COMPOSE_FILE }, 'shipped', 'agreement');
+    expect(v.status, v.measured).toBe('met');
+
+    // Negative control: a compose file that drifted — a second copy of haproxy.cfg and PgBouncer gone.
+    const doc = shippedDoc();
+    doc.services.haproxy!.volumes = ['./haproxy/haproxy-copy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro'];
+    delete doc.services.pgbouncer;
+    const drift = composeDifferences(readComposeServices(doc, 'compose'), fixtures, HOST_PORTS);
+    const control = recordVerdict(agreementVerdict(drift), { differences: drift }, 'drifted-compose', 'agreement');
+    expect(control.status).toBe('not met');
+    expect(control.measured).toContain('pgbouncer: started by the fixtures but missing from compose.yml');
+    expect(control.measured).toContain('haproxy: compose.yml mounts compose/haproxy/haproxy-copy.cfg');
+  });
+
+  it('deploy.compose: every compose tool here accepts the file (`config`), and refuses a broken one', async () => {
+    const tools = await composeTools();
+    const check = async (file: string): Promise<ToolCheck[]> =>
+      Promise.all(
+        tools.map(async (tool) => {
+          const run = await runCompose(tool, ['config', '-q'], { file, env: secrets, timeoutMs: 60_000 });
+          return { tool: tool.argv.join(' '), version: tool.version, code: run.code, output: run.output };
+        }),
+      );
+    const shipped = await check(COMPOSE_FILE);
+    const v = recordVerdict(composeToolVerdict(shipped), { checks: shipped }, 'shipped', 'config');
+    expect(v.status, v.measured).toBe('met');
+
+    // Negative control: a condition compose does not know.
+    const broken = readFileSync(COMPOSE_FILE, 'utf8').replace(
+      'haproxy: { condition: service_healthy }',
+      'haproxy: { condition: service_up }',
+    );
+    expect(broken).not.toBe(readFileSync(COMPOSE_FILE, 'utf8'));
+    const rejected = await check(writeVariant('unknown-condition', broken));
+    const control = recordVerdict(composeToolVerdict(rejected), { checks: rejected }, 'unknown-condition', 'config');
+    expect(control.status).toBe('not met');
+  });
+
+  it('deploy.startup-order: every service has a health check and every dependency waits for service_healthy', () => {
+    const problems = startupOrderProblems(readComposeFile());
+    const v = recordVerdict(startupOrderVerdict(problems, 'static'), { problems }, 'shipped', 'static');
+    expect(v.status, v.measured).toBe('met');
+
+    // Negative controls: depends_on without `condition: service_healthy`; a service without a health check.
+    const noCondition = shippedDoc();
+    noCondition.services.pgbouncer!.depends_on = ['haproxy'];
+    const p1 = startupOrderProblems(readComposeServices(noCondition, 'compose'));
+    const c1 = recordVerdict(startupOrderVerdict(p1, 'static'), { problems: p1 }, 'depends-on-without-condition', 'static');
+    expect(c1.status).toBe('not met');
+    expect(c1.measured).toContain('pgbouncer: depends_on haproxy without a condition');
+
+    const noHealth = shippedDoc();
+    delete noHealth.services.haproxy!.healthcheck;
+    const p2 = startupOrderProblems(readComposeServices(noHealth, 'compose'));
+    const c2 = recordVerdict(startupOrderVerdict(p2, 'static'), { problems: p2 }, 'service-without-healthcheck', 'static');
+    expect(c2.status).toBe('not met');
+    expect(c2.measured).toContain('haproxy: no health check');
+  });
+
+  it('deploy.compose, deploy.startup-order: `up` from the file alone brings every service healthy, in dependency order, and usable', async () => {
+    const tool = await composeTool();
+    const services = readComposeFile();
+    const images = await harnessImageEnv(fixtures.flatMap((f) => (f.deploy ? [f.deploy.component] : [])));
+    const project = `bss-deploy-${process.pid}`;
+    const env = { ...secrets, ...images, BSS_SUBNET: await freeSubnet() };
+    try {
+      const up = await composeUp(tool, { project, services, env });
+      const usable: string[] = [];
+      if (up.ok) {
+        const client = (port: number, database: string) => ({
+          host: '127.0.0.1',
+          port,
+          user: 'postgres',
+          password: secrets.POSTGRES_PASSWORD,
+          database,
+        });
+        const marker = `deploy-${Date.now()}`;
+        await withClient(client(6432, 'bss_write'), async (c) => {
+          await c.query('CREATE TABLE IF NOT EXISTS deploy_check (marker text)');
+          await c.query('INSERT INTO deploy_check VALUES ($1)', [marker]);
+          const role = await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
+          if (role.rows[0]?.r !== false) usable.push('a write through PgBouncer (bss_write) reached a server in recovery');
+        }).catch((e: unknown) => usable.push(`write through PgBouncer failed: ${(e as Error).message}`));
+        const streaming = await withClient(client(5432, 'bss'), async (c) =>
+          Number((await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming'")).rows[0]?.n),
+        ).catch(() => 0);
+        if (streaming !== 2) usable.push(`${streaming} of 2 replicas streaming`);
+        const read = await withClient(client(6432, 'bss'), async (c) => (await c.query('SELECT 1 AS one')).rows.length).catch(() => 0);
+        if (read !== 1) usable.push('a read through PgBouncer (bss) failed');
+      }
+      const v = recordVerdict(composeUpVerdict(up, usable), { tool, project, images, up, usable }, 'shipped', 'up');
+      const order = observedOrderProblems(services, up.observed);
+      const o = recordVerdict(startupOrderVerdict(order, 'observed', up.seconds), { observed: up.observed }, 'shipped', 'observed');
+      expect(v.status, v.measured).toBe('met');
+      expect(o.status, o.measured).toBe('met');
+    } finally {
+      await composeDown(tool, project, env);
+    }
+    expect(await projectContainers(project)).toEqual([]);
+
+    // Negative control, for real: HAProxy waits only for its dependencies to *start*. The same
+    // observation must show it starting before the replicas are healthy.
+    const started = shippedDoc();
+    started.services.haproxy!.depends_on = Object.fromEntries(
+      ['postgres-primary', 'postgres-replica-1', 'postgres-replica-2'].map((d) => [d, { condition: 'service_started' }]),
+    );
+    const variantFile = writeVariant('service-started', started);
+    const variantProject = `${project}-started`;
+    try {
+      const up = await composeUp(tool, { project: variantProject, services, env, file: variantFile });
+      const order = observedOrderProblems(services, up.observed);
+      const control = recordVerdict(
+        startupOrderVerdict(order, 'observed', up.seconds),
+        { observed: up.observed },
+        'service-started',
+        'observed',
+      );
+      expect(control.status).toBe('not met');
+      expect(control.measured).toMatch(/haproxy started [\d.]+ s before postgres-replica-\d was healthy/);
+    } finally {
+      await composeDown(tool, variantProject, env, variantFile);
+    }
+    expect(await projectContainers(variantProject)).toEqual([]);
+  });
+});
