@@ -5,7 +5,7 @@ set -euo pipefail
 : "${REPLICATION_PASSWORD:?REPLICATION_PASSWORD must be set (generated per run by the harness)}"
 : "${REPLICATION_ALLOWED_CIDR:?REPLICATION_ALLOWED_CIDR must name the topology network, e.g. 172.20.0.0/16}"
 REPLICATION_USER="${REPLICATION_USER:-replicator}"
-: "${APP_PASSWORD:?APP_PASSWORD must be set (the application role's password, generated per run by the harness)}"
+: "${APP_PASSWORD:?APP_PASSWORD must be set (password of the application role, generated per run by the harness)}"
 APP_USER="${APP_USER:-bss_app}"
 
 psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname postgres \
