@@ -284,6 +284,8 @@ describe('database tier: streaming replication', () => {
       { windowMs, written: lag.written, events: lag.events, timeline: lag.timeline },
       'replica-paused-2s',
     );
+    // The fault must really have happened for "not met" to mean "caught".
+    expect(lag.events.map((e) => e.error ?? 'ok')).toEqual(['ok']);
     expect(control.status, control.measured).toBe('not met');
   });
 
