@@ -4,6 +4,7 @@
  * writes only reach the primary, PgBouncer bounds server connections and keeps its console
  * from the application. Broken variants run beside the shipped ones as negative controls.
  */
+import { loadavg } from 'node:os';
 import { afterAll, describe, expect } from 'vitest';
 import {
   distributionVerdict,
@@ -388,7 +389,7 @@ describe('database tier: HAProxy', () => {
       await start(victim.container);
       await allUp(shipped, 'postgres_read');
     }
-    const figures = { repetitions, recoveryRun: RECOVERY_RUN, probeIntervalMs: PROBE_INTERVAL_MS, timeline };
+    const figures = { repetitions, recoveryRun: RECOVERY_RUN, probeIntervalMs: PROBE_INTERVAL_MS, timeline, loadAverage: loadavg() };
     const result = recordVerdict(failoverVerdict(shippedOutages, { claimMs: FAILOVER_CLAIM_MS, minRepetitions: REPETITIONS }), figures);
     const control = recordVerdict(
       failoverVerdict(documentOutages, { claimMs: FAILOVER_CLAIM_MS, minRepetitions: REPETITIONS }),

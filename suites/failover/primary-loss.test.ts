@@ -6,6 +6,7 @@
  * PgBouncer 6432). Then the old primary comes back with its own data: it must never take a
  * write. One scenario per file: it destroys the topology.
  */
+import { loadavg } from 'node:os';
 import { afterAll, describe, expect } from 'vitest';
 import {
   failoverVerdict,
@@ -18,7 +19,7 @@ import {
   writesPrimaryOnlyVerdict,
 } from '#fixtures/checks/database.js';
 import { metric } from '#fixtures/checks/metric.js';
-import { verdict } from '#fixtures/checks/verdict.js';
+import { verdict, withMetrics } from '#fixtures/checks/verdict.js';
 import { waitForServerStatus } from '#fixtures/clients/haproxy-stats.js';
 import { now, PROBE_SCHEMA, type RunningProbe, startConnectionProbe, withClient } from '#fixtures/clients/pg-probes.js';
 import { kill, start } from '#fixtures/faults/faults.js';
@@ -54,9 +55,10 @@ async function finished(probes: Record<string, RunningProbe>): Promise<Record<st
   return Object.fromEntries(await Promise.all(Object.entries(probes).map(async ([name, p]) => [name, await p.done] as const)));
 }
 
-/** Keys of acknowledged writes after `fromMs`, and which of them the server holds. */
-async function acknowledgedAndFound(server: PgClientConfig, writes: readonly ProbeOp[], fromMs: number) {
-  const acknowledged = writes.filter((op) => op.ok && op.key && op.endedMs >= fromMs).map((op) => op.key!);
+/** Keys of writes sent in [fromMs, toMs) and acknowledged, and which of them the server holds. */
+async function acknowledgedAndFound(server: PgClientConfig, writes: readonly ProbeOp[], fromMs: number, toMs = Number.POSITIVE_INFINITY) {
+  const sent = (op: ProbeOp): number => op.intendedMs ?? op.startedMs;
+  const acknowledged = writes.filter((op) => op.ok && op.key && sent(op) >= fromMs && sent(op) < toMs).map((op) => op.key!);
   const found = await withClient(server, async (c) =>
     (await c.query<{ key: string }>('SELECT key FROM bss_write_probe WHERE key = ANY($1)', [acknowledged])).rows.map((r) => r.key),
   );
@@ -127,13 +129,13 @@ describe('database tier: losing the primary', () => {
       { fromMs: reactedAt, toMs: firstWrite?.endedMs ?? phaseA, label: 'fence + pg_promote' },
     ]);
     writeRunFile('measurements/db.failover.promotion.history.json', { histories, killedAt, reactedAt, origin });
-    const promotion = recordVerdict(promotionVerdict(times, FAILOVER_CLAIM_MS), { times, outages, timeline });
+    const promotion = recordVerdict(promotionVerdict(times, FAILOVER_CLAIM_MS), { times, outages, timeline, loadAverage: loadavg() });
     const failover = recordVerdict(
       failoverVerdict(Object.fromEntries(Object.entries(outages).map(([name, o]) => [name, [o.outageMs]])), {
         claimMs: FAILOVER_CLAIM_MS,
         minRepetitions: 1,
       }),
-      { outages, recoveryRun: RECOVERY_RUN, probeIntervalMs: PROBE_INTERVAL_MS, timeline },
+      { outages, recoveryRun: RECOVERY_RUN, probeIntervalMs: PROBE_INTERVAL_MS, timeline, loadAverage: loadavg() },
       'shipped',
       'primary-loss',
     );
@@ -176,20 +178,31 @@ describe('database tier: losing the primary', () => {
     const stalePrimaryAt = now();
     const returned = await finished(returning);
     const fencedWrites = [...writes, ...histories['pooled-writes']!, ...returned.writes!, ...returned['pooled-writes']!];
-    const fencedRows = await acknowledgedAndFound(candidate.appConfig(), fencedWrites, killedAt);
+    const fencedRows = await acknowledgedAndFound(candidate.appConfig(), fencedWrites, reactedAt);
+    // Asynchronous replication's loss window: rows the old primary acknowledged in its last moments and never shipped.
+    const beforeKill = await acknowledgedAndFound(candidate.appConfig(), fencedWrites, origin, reactedAt);
     const returnTimeline = probeTimeline(returned, returnOrigin, [
       { fromMs: backAt, toMs: stalePrimaryAt, label: 'old primary restarting' },
       { fromMs: stalePrimaryAt, toMs: now(), label: 'old primary up, not in recovery (fenced)' },
     ]);
     const single = recordVerdict(
-      singleWriterVerdict({
-        writes: fencedWrites,
-        killedAtMs: killedAt,
-        oldPrimary: primary.alias,
-        newPrimary: candidate.alias,
-        ...fencedRows,
-      }),
-      { acknowledged: fencedRows.acknowledged.length, found: fencedRows.found.length, timeline: returnTimeline },
+      withMetrics(
+        singleWriterVerdict({
+          writes: fencedWrites,
+          fromMs: reactedAt,
+          oldPrimary: primary.alias,
+          newPrimary: candidate.alias,
+          ...fencedRows,
+        }),
+        [metric('rows.lost-at-kill', beforeKill.acknowledged.length - beforeKill.found.length, 'count', 'informational')],
+      ),
+      {
+        acknowledged: fencedRows.acknowledged.length,
+        found: fencedRows.found.length,
+        acknowledgedBeforePromotion: beforeKill.acknowledged.length,
+        foundBeforePromotion: beforeKill.found.length,
+        timeline: returnTimeline,
+      },
       'shipped',
       'old-primary-returns',
     );
@@ -204,7 +217,7 @@ describe('database tier: losing the primary', () => {
     const control = recordVerdict(
       singleWriterVerdict({
         writes: unfenced.writes!,
-        killedAtMs: controlFrom,
+        fromMs: controlFrom,
         oldPrimary: primary.alias,
         newPrimary: candidate.alias,
         ...controlRows,

@@ -3,6 +3,7 @@
  * the standbys refuse writes, data shows up on both within the claimed lag, and a restarted
  * standby catches up. Starts only the primary and the two replicas.
  */
+import { loadavg } from 'node:os';
 import { setTimeout as pace } from 'node:timers/promises';
 import { afterAll, describe, expect } from 'vitest';
 import {
