@@ -240,6 +240,7 @@ describe('database tier: streaming replication', () => {
         writeErrors: lag.writeErrors,
         events: lag.events,
         timeline: lag.timeline,
+        loadAverage: loadavg(),
       },
     );
     expect(
