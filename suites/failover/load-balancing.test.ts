@@ -9,6 +9,7 @@ import { afterAll, describe, expect } from 'vitest';
 import {
   distributionVerdict,
   failoverVerdict,
+  type Outage,
   outageFromFault,
   type ProbeOp,
   probeTimeline,
@@ -340,8 +341,8 @@ describe('database tier: HAProxy', () => {
   }) => {
     const { shipped, documentTiming } = haproxies(topology);
     const tier = tierOf(topology);
-    const shippedOutages: Record<string, number[]> = { reads: [], writes: [], 'pooled-reads': [] };
-    const documentOutages: Record<string, number[]> = { reads: [] };
+    const shippedOutages: Record<string, Outage[]> = { reads: [], writes: [], 'pooled-reads': [] };
+    const documentOutages: Record<string, Outage[]> = { reads: [] };
     const repetitions: unknown[] = [];
     let timeline;
     for (let rep = 0; rep < REPETITIONS; rep += 1) {
@@ -378,8 +379,8 @@ describe('database tier: HAProxy', () => {
       const histories: Record<string, ProbeOp[]> = {};
       for (const [name, probe] of Object.entries(probes)) histories[name] = await probe.done;
       const outages = Object.fromEntries(Object.entries(histories).map(([name, h]) => [name, outageFromFault(h, faultAt)]));
-      for (const name of Object.keys(shippedOutages)) shippedOutages[name]!.push(outages[name]!.outageMs);
-      documentOutages.reads!.push(outages.documentTiming!.outageMs);
+      for (const name of Object.keys(shippedOutages)) shippedOutages[name]!.push(outages[name]!);
+      documentOutages.reads!.push(outages.documentTiming!);
       repetitions.push({ victim: victim.alias, shippedDetectMs, documentDetectMs, outages });
       timeline = probeTimeline(histories, origin, [
         { fromMs: faultAt, toMs: faultAt + shippedDetectMs, label: `kill ${victim.alias} → DOWN` },

@@ -131,7 +131,7 @@ describe('database tier: losing the primary', () => {
     writeRunFile('measurements/db.failover.promotion.history.json', { histories, killedAt, reactedAt, origin });
     const promotion = recordVerdict(promotionVerdict(times, FAILOVER_CLAIM_MS), { times, outages, timeline, loadAverage: loadavg() });
     const failover = recordVerdict(
-      failoverVerdict(Object.fromEntries(Object.entries(outages).map(([name, o]) => [name, [o.outageMs]])), {
+      failoverVerdict(Object.fromEntries(Object.entries(outages).map(([name, o]) => [name, [o]])), {
         claimMs: FAILOVER_CLAIM_MS,
         minRepetitions: 1,
       }),
