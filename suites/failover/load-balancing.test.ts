@@ -351,7 +351,8 @@ describe('database tier: HAProxy', () => {
       await allUp(shipped, 'postgres_read');
       await allUp(documentTiming, 'postgres_read');
       // Every probe has its own window and stops on its own; the document's timing watches the same fault as the control.
-      const windowMs = 25_000;
+      // Past the claim by the 5 good answers that end an outage: a later recovery is "not met" anyway.
+      const windowMs = 2_000 + FAILOVER_CLAIM_MS + RECOVERY_RUN * PROBE_INTERVAL_MS + 2_500;
       const origin = now();
       const open = (config: PgClientConfig, mode: 'read' | 'write') =>
         startConnectionProbe(config, { mode, intervalMs: PROBE_INTERVAL_MS, windowMs, keyPrefix: `rep${rep}` });
