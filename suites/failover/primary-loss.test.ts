@@ -227,6 +227,29 @@ describe('database tier: losing the primary', () => {
       'old-primary-returns',
     );
 
+    // Step 3 of the procedure: fence again, rejoin the old primary as a standby with pg_rewind
+    // (which discards what it took without the fence), then readmit it. Writes stay on replica-1.
+    await tier.fence(primary);
+    await tier.rejoinAsStandby(primary, candidate);
+    await tier.readmit(primary);
+    const rejoinedFrom = now();
+    const rejoined = await finished(probeAll({ writes: endpoints.writes }, 5_000, 'rejoined'));
+    const rejoinedServers = [...new Set(rejoined.writes!.filter((op) => op.ok).map((op) => op.server))];
+    const followsNewPrimary = await withClient(
+      candidate.clientConfig(),
+      async (c) =>
+        (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`)).rows[0]!.n,
+    );
+    writeRunFile('measurements/db.writes.primary-only.old-primary-returns.rejoined.json', {
+      rejoinedFrom,
+      servers: rejoinedServers,
+      acknowledged: rejoined.writes!.filter((op) => op.ok).length,
+      attempts: rejoined.writes!.length,
+      standbysStreamingFromNewPrimary: followsNewPrimary,
+    });
+
+    expect(rejoinedServers).toEqual([candidate.alias]);
+    expect(followsNewPrimary).toBeGreaterThanOrEqual(1);
     expect(readResult.status, readResult.measured).toBe('met');
     expect(duringFailover.status, duringFailover.measured).toBe('met');
     expect(promotion.status, promotion.measured).toBe('met');
