@@ -365,6 +365,7 @@ describe('database tier: HAProxy', () => {
       await expect.poll(() => probes.reads.history.filter((op) => op.ok).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(10);
       const faultAt = now();
       await kill(victim.container);
+      const faultInPlace = now();
       const detections = await Promise.all(
         [shipped, documentTiming].map((h) =>
           waitForServerStatus(
@@ -379,7 +380,9 @@ describe('database tier: HAProxy', () => {
       const [shippedDetectMs = Number.NaN, documentDetectMs = Number.NaN] = detections;
       const histories: Record<string, ProbeOp[]> = {};
       for (const [name, probe] of Object.entries(probes)) histories[name] = await probe.done;
-      const outages = Object.fromEntries(Object.entries(histories).map(([name, h]) => [name, outageFromFault(h, faultAt)]));
+      const outages = Object.fromEntries(
+        Object.entries(histories).map(([name, h]) => [name, outageFromFault(h, faultAt, { faultInPlaceMs: faultInPlace })]),
+      );
       for (const name of Object.keys(shippedOutages)) shippedOutages[name]!.push(outages[name]!);
       documentOutages.reads!.push(outages.documentTiming!);
       repetitions.push({ victim: victim.alias, shippedDetectMs, documentDetectMs, outages });

@@ -100,6 +100,7 @@ describe('database tier: losing the primary', () => {
 
     const killedAt = now();
     await kill(primary.container);
+    const killInPlace = now();
     // The automation: notice the primary is down, then fence it and promote replica-1.
     const detectionMs = await waitForServerStatus(
       () => haproxy.stats(),
@@ -123,7 +124,9 @@ describe('database tier: losing the primary', () => {
       totalMs,
       reactor: AUTOMATION,
     };
-    const outages = Object.fromEntries(Object.entries(histories).map(([name, h]) => [name, outageFromFault(h, killedAt)]));
+    const outages = Object.fromEntries(
+      Object.entries(histories).map(([name, h]) => [name, outageFromFault(h, killedAt, { faultInPlaceMs: killInPlace })]),
+    );
     const timeline = probeTimeline(histories, origin, [
       { fromMs: killedAt, toMs: killedAt + detectionMs, label: 'primary killed, not yet detected' },
       { fromMs: reactedAt, toMs: firstWrite?.endedMs ?? phaseA, label: 'fence + pg_promote' },
@@ -235,11 +238,21 @@ describe('database tier: losing the primary', () => {
     const rejoinedFrom = now();
     const rejoined = await finished(probeAll({ writes: endpoints.writes }, 5_000, 'rejoined'));
     const rejoinedServers = [...new Set(rejoined.writes!.filter((op) => op.ok).map((op) => op.server))];
-    const followsNewPrimary = await withClient(
-      candidate.clientConfig(),
-      async (c) =>
-        (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming'`)).rows[0]!.n,
-    );
+    // The rejoined server streams from the new primary (bounded wait: it reconnects on its own).
+    let followsNewPrimary = 0;
+    await withClient(candidate.clientConfig(), async (c) => {
+      const deadline = now() + 30_000;
+      while (now() < deadline) {
+        followsNewPrimary = (
+          await c.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming' AND application_name = $1`,
+            [primary.alias],
+          )
+        ).rows[0]!.n;
+        if (followsNewPrimary > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    });
     writeRunFile('measurements/db.writes.primary-only.old-primary-returns.rejoined.json', {
       rejoinedFrom,
       servers: rejoinedServers,
