@@ -10,6 +10,7 @@ import { composeDifferences, observedOrderProblems, readComposeServices, startup
 import { COMPOSE_FILE, composeTool, composeTools, parseComposeText, readComposeFile, runCompose } from '#fixtures/deploy/compose-file.js';
 import { composeDown, composeUp, harnessImageEnv, projectContainers } from '#fixtures/deploy/compose-up.js';
 import { deployedServices } from '#fixtures/deploy/deployed.js';
+import { composeEnvironment, tierSecrets } from '#fixtures/services/database-tier.js';
 import { HOST_PORTS } from '#fixtures/deploy/ports.js';
 import { agreementVerdict, composeToolVerdict, composeUpVerdict, startupOrderVerdict, type ToolCheck } from '#fixtures/deploy/verdicts.js';
 import { withClient } from '#fixtures/clients/pg-probes.js';
@@ -17,12 +18,10 @@ import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { runDir } from '#fixtures/run/run-folder.js';
 import { freeSubnet } from '#fixtures/deploy/subnet.js';
 
-const fixtures = deployedServices();
-const secrets = {
-  POSTGRES_PASSWORD: 'deploy-check-pw',
-  REPLICATION_PASSWORD: 'deploy-check-repl',
-  HAPROXY_STATS_PASSWORD: 'deploy-check-stats',
-};
+// Generated per run (and registered, so the leak scan looks for them), as the fixtures do.
+const tier = tierSecrets();
+const fixtures = deployedServices(tier);
+const secrets = composeEnvironment(tier);
 type Doc = { services: Record<string, Record<string, unknown>> };
 const shippedDoc = (): Doc => parseComposeText(readFileSync(COMPOSE_FILE, 'utf8')) as Doc;
 
@@ -109,21 +108,31 @@ describe('compose/compose.yml', () => {
       const up = await composeUp(tool, { project, services, env });
       const usable: string[] = [];
       if (up.ok) {
+        // The owner creates the table on the primary; the application role writes through PgBouncer.
+        const owner = (port: number, database: string) => ({
+          host: '127.0.0.1',
+          port,
+          ...tier.credentials,
+          user: tier.credentials.username,
+          database,
+        });
         const client = (port: number, database: string) => ({
           host: '127.0.0.1',
           port,
-          user: 'postgres',
-          password: secrets.POSTGRES_PASSWORD,
+          user: tier.app.username,
+          password: tier.app.password,
           database,
         });
         const marker = `deploy-${Date.now()}`;
+        await withClient(owner(5432, 'bss'), (c) => c.query('CREATE TABLE IF NOT EXISTS deploy_check (marker text)')).catch((e: unknown) =>
+          usable.push(`creating the check table on the primary failed: ${(e as Error).message}`),
+        );
         await withClient(client(6432, 'bss_write'), async (c) => {
-          await c.query('CREATE TABLE IF NOT EXISTS deploy_check (marker text)');
           await c.query('INSERT INTO deploy_check VALUES ($1)', [marker]);
           const role = await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
           if (role.rows[0]?.r !== false) usable.push('a write through PgBouncer (bss_write) reached a server in recovery');
         }).catch((e: unknown) => usable.push(`write through PgBouncer failed: ${(e as Error).message}`));
-        const streaming = await withClient(client(5432, 'bss'), async (c) =>
+        const streaming = await withClient(owner(5432, 'bss'), async (c) =>
           Number((await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming'")).rows[0]?.n),
         ).catch(() => 0);
         if (streaming !== 2) usable.push(`${streaming} of 2 replicas streaming`);

@@ -1,30 +1,34 @@
 /**
- * Database tier, losing the primary: reads keep working through the replicas, and promoting
- * a replica with pg_promote() moves the write endpoint to it within 10 s — without any write
- * ever landing on a server in recovery. One scenario per file: it destroys the topology.
+ * Database tier, losing the primary. The harness plays the automation: it watches HAProxy,
+ * and when the primary is marked down it runs the promotion procedure — fence the old primary
+ * (maintenance on both backends through HAProxy's runtime API), then pg_promote() a replica.
+ * Measured from the kill, per endpoint a client uses (reads 5435, writes 5436, and both through
+ * PgBouncer 6432). Then the old primary comes back with its own data: it must never take a
+ * write. One scenario per file: it destroys the topology.
  */
+import { loadavg } from 'node:os';
 import { afterAll, describe, expect } from 'vitest';
-import { writesPrimaryOnlyVerdict } from '#fixtures/checks/database.js';
-import { verdict } from '#fixtures/checks/verdict.js';
+import {
+  failoverVerdict,
+  outageFromFault,
+  type ProbeOp,
+  probeTimeline,
+  promotionVerdict,
+  RECOVERY_RUN,
+  singleWriterVerdict,
+  writesPrimaryOnlyVerdict,
+} from '#fixtures/checks/database.js';
+import { metric } from '#fixtures/checks/metric.js';
+import { verdict, withMetrics } from '#fixtures/checks/verdict.js';
 import { waitForServerStatus } from '#fixtures/clients/haproxy-stats.js';
-import { now, PROBE_SCHEMA, startConnectionProbe, withClient } from '#fixtures/clients/pg-probes.js';
-import { kill } from '#fixtures/faults/faults.js';
+import { now, PROBE_SCHEMA, type RunningProbe, startConnectionProbe, withClient } from '#fixtures/clients/pg-probes.js';
+import { kill, start } from '#fixtures/faults/faults.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { writeRunFile } from '#fixtures/run/run-folder.js';
-import {
-  databaseTier,
-  HAPROXY,
-  PRIMARY,
-  READ_PORT,
-  REPLICAS,
-  type StartedPostgresServer,
-  tierSecrets,
-  WRITE_PORT,
-} from '#fixtures/services/database-tier.js';
-import type { StartedHaproxy } from '#fixtures/services/haproxy.js';
+import { databaseTier, PRIMARY, StartedDatabaseTier, tierSecrets } from '#fixtures/services/database-tier.js';
 import type { PgClientConfig } from '#fixtures/services/postgres.js';
 import { topologyTest } from '#fixtures/vitest/topology-test.js';
-import { assertShippedConfigCanFailOver, FAILOVER_CLAIM_MS, haproxyEndpoint } from './failover-support.js';
+import { assertShippedConfigCanFailOver, FAILOVER_CLAIM_MS } from './failover-support.js';
 
 const secrets = tierSecrets();
 
@@ -32,17 +36,43 @@ const test = topologyTest('primary-loss', databaseTier(secrets), {
   beforeStart: assertShippedConfigCanFailOver,
 });
 
-const endpoint = (haproxy: StartedHaproxy, port: number): PgClientConfig => haproxyEndpoint(secrets, haproxy, port);
+const PROBE_INTERVAL_MS = 100;
+/** Each probe's own window: kill ~1 s in, detection ≤ 6.5 s, promotion, then N good answers. */
+const FAILOVER_WINDOW_MS = 20_000;
+const AUTOMATION = 'harness automation: polls HAProxy stats every 100 ms, then fences and promotes';
 
 afterAll(() => printSummary('primary loss'));
 
+const probeAll = (endpoints: Record<string, { config: PgClientConfig; mode: 'read' | 'write' }>, windowMs: number, tag: string) =>
+  Object.fromEntries(
+    Object.entries(endpoints).map(([name, { config, mode }]) => [
+      name,
+      startConnectionProbe(config, { mode, intervalMs: PROBE_INTERVAL_MS, windowMs, keyPrefix: `${tag}-${name}` }),
+    ]),
+  ) as Record<string, RunningProbe>;
+
+async function finished(probes: Record<string, RunningProbe>): Promise<Record<string, ProbeOp[]>> {
+  return Object.fromEntries(await Promise.all(Object.entries(probes).map(async ([name, p]) => [name, await p.done] as const)));
+}
+
+/** Keys of writes sent in [fromMs, toMs) and acknowledged, and which of them the server holds. */
+async function acknowledgedAndFound(server: PgClientConfig, writes: readonly ProbeOp[], fromMs: number, toMs = Number.POSITIVE_INFINITY) {
+  const sent = (op: ProbeOp): number => op.intendedMs ?? op.startedMs;
+  const acknowledged = writes.filter((op) => op.ok && op.key && sent(op) >= fromMs && sent(op) < toMs).map((op) => op.key!);
+  const found = await withClient(server, async (c) =>
+    (await c.query<{ key: string }>('SELECT key FROM bss_write_probe WHERE key = ANY($1)', [acknowledged])).rows.map((r) => r.key),
+  );
+  return { acknowledged, found };
+}
+
 describe('database tier: losing the primary', () => {
-  test('reads survive the primary; pg_promote() moves the write endpoint to the new primary within 10 s; no write lands on a replica', async ({
+  test('db.failover.promotion + db.haproxy.failover (primary-loss) + db.writes.primary-only (old-primary-returns): kill, fence and promote, the old primary comes back and never takes a write', async ({
     topology,
   }) => {
-    const haproxy = topology.get<StartedHaproxy>(HAPROXY);
-    const primary = topology.get<StartedPostgresServer>(PRIMARY);
-    const candidate = topology.get<StartedPostgresServer>(REPLICAS[0]);
+    const tier = new StartedDatabaseTier(topology, secrets);
+    const haproxy = tier.haproxy();
+    const primary = tier.primary;
+    const candidate = tier.replicas[0]!;
     await withClient(primary.clientConfig(), (c) => c.query(PROBE_SCHEMA));
     await expect
       .poll(
@@ -58,86 +88,186 @@ describe('database tier: losing the primary', () => {
       { timeoutMs: 30_000 },
     );
 
-    const writes = startConnectionProbe(endpoint(haproxy, WRITE_PORT), {
-      mode: 'write',
-      intervalMs: 50,
-      maxDurationMs: 120_000,
-      maxAttempts: 2_400,
-    });
-    const reads = startConnectionProbe(endpoint(haproxy, READ_PORT), {
-      mode: 'read',
-      intervalMs: 50,
-      maxDurationMs: 120_000,
-      maxAttempts: 2_400,
-    });
-    await expect.poll(() => writes.history.filter((op) => op.ok).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(10);
+    const endpoints = {
+      reads: { config: tier.readEndpoint(), mode: 'read' as const },
+      writes: { config: tier.writeEndpoint(), mode: 'write' as const },
+      'pooled-reads': { config: tier.pooledEndpoint('read'), mode: 'read' as const },
+      'pooled-writes': { config: tier.pooledEndpoint('write'), mode: 'write' as const },
+    };
+    const origin = now();
+    const probes = probeAll(endpoints, FAILOVER_WINDOW_MS, 'failover');
+    await expect.poll(() => probes.writes!.history.filter((op) => op.ok).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(10);
 
     const killedAt = now();
     await kill(primary.container);
-    const primaryDownMs = await waitForServerStatus(
+    const killInPlace = now();
+    // The automation: notice the primary is down, then fence it and promote replica-1.
+    const detectionMs = await waitForServerStatus(
       () => haproxy.stats(),
-      'postgres_read',
+      'postgres_write',
       'primary',
-      (s) => s === 'DOWN',
-      { timeoutMs: 30_000, sinceMs: killedAt },
+      (s) => s.startsWith('DOWN'),
+      { timeoutMs: 30_000, intervalMs: 100, sinceMs: killedAt },
     );
+    const reactedAt = now();
+    await tier.failOver(primary, candidate, { fence: true });
+    const histories = await finished(probes);
+    const phaseA = now();
 
-    // With the primary gone, reads must still be answered — by the replicas only.
-    const readsCheckFrom = now() + 1_000;
-    await expect
-      .poll(() => reads.history.filter((op) => op.startedMs > readsCheckFrom).length, { timeout: 15_000 })
-      .toBeGreaterThanOrEqual(40);
-    const readsWithoutPrimary = reads.history.filter((op) => op.startedMs > readsCheckFrom);
-
-    // The harness plays the operator (or Patroni): promote replica-1.
-    const promotedAt = now();
-    await withClient(candidate.clientConfig(), (c) => c.query('SELECT pg_promote(wait => true, wait_seconds => 30)'));
-    await expect
-      .poll(() => writes.history.some((op) => op.ok && op.startedMs > promotedAt && op.server === candidate.alias), {
-        timeout: 30_000,
-        interval: 50,
-      })
-      .toBe(true);
-    const stableFrom = now();
-    await expect
-      .poll(() => writes.history.filter((op) => op.startedMs > stableFrom).length, { timeout: 10_000 })
-      .toBeGreaterThanOrEqual(20);
-    const [writeHistory, readHistory] = await Promise.all([writes.stop(), reads.stop()]);
-    writeRunFile('measurements/db.failover.promotion.history.json', { writeHistory, readHistory, killedAt, promotedAt });
-
-    const firstWriteOnNewPrimary = writeHistory.find((op) => op.ok && op.startedMs > promotedAt && op.server === candidate.alias)!;
-    const promotionMs = firstWriteOnNewPrimary.endedMs - promotedAt;
-    const writeOutageMs =
-      firstWriteOnNewPrimary.endedMs - (writeHistory.filter((op) => op.ok && op.endedMs < killedAt).at(-1)?.endedMs ?? killedAt);
-
-    const readsOk = readsWithoutPrimary.filter((op) => op.ok);
+    const writes = histories.writes!;
+    const firstWrite = writes.find((op) => op.ok && op.endedMs > reactedAt && op.server === candidate.alias);
+    const totalMs = firstWrite ? firstWrite.endedMs - killedAt : Number.POSITIVE_INFINITY;
+    const times = {
+      detectionMs,
+      reactionMs: reactedAt - (killedAt + detectionMs),
+      promotionMs: firstWrite ? firstWrite.endedMs - reactedAt : Number.POSITIVE_INFINITY,
+      totalMs,
+      reactor: AUTOMATION,
+    };
+    const outages = Object.fromEntries(
+      Object.entries(histories).map(([name, h]) => [name, outageFromFault(h, killedAt, { faultInPlaceMs: killInPlace })]),
+    );
+    const timeline = probeTimeline(histories, origin, [
+      { fromMs: killedAt, toMs: killedAt + detectionMs, label: 'primary killed, not yet detected' },
+      { fromMs: reactedAt, toMs: firstWrite?.endedMs ?? phaseA, label: 'fence + pg_promote' },
+    ]);
+    writeRunFile('measurements/db.failover.promotion.history.json', { histories, killedAt, reactedAt, origin });
+    const promotion = recordVerdict(promotionVerdict(times, FAILOVER_CLAIM_MS), { times, outages, timeline, loadAverage: loadavg() });
+    const failover = recordVerdict(
+      failoverVerdict(Object.fromEntries(Object.entries(outages).map(([name, o]) => [name, [o]])), {
+        claimMs: FAILOVER_CLAIM_MS,
+        minRepetitions: 1,
+      }),
+      { outages, recoveryRun: RECOVERY_RUN, probeIntervalMs: PROBE_INTERVAL_MS, timeline, loadAverage: loadavg() },
+      'shipped',
+      'primary-loss',
+    );
+    const readsAfter = [...histories.reads!, ...histories['pooled-reads']!].filter((op) => op.startedMs > killedAt + detectionMs + 1_000);
     const readResult = recordVerdict(
       verdict(
         'db.haproxy.primary-loss-reads',
-        readsWithoutPrimary.length > 0 && readsOk.length === readsWithoutPrimary.length && readsOk.every((op) => op.server !== PRIMARY),
-        'every read answered, by a replica, once the dead primary is out of rotation',
-        `${readsOk.length}/${readsWithoutPrimary.length} reads answered by ${[...new Set(readsOk.map((op) => op.server))].join(', ')}; primary out of rotation after ${primaryDownMs.toFixed(0)} ms`,
+        readsAfter.length > 0 && readsAfter.every((op) => op.ok && op.server !== PRIMARY),
+        'every read (5435 and through PgBouncer) answered, by a replica, from 1 s after the dead primary is out of rotation',
+        `${readsAfter.filter((op) => op.ok).length}/${readsAfter.length} reads answered by ${[...new Set(readsAfter.filter((op) => op.ok).map((op) => op.server))].join(', ')}; primary out of rotation after ${detectionMs.toFixed(0)} ms`,
+        undefined,
+        [
+          metric('reads.failed', readsAfter.filter((op) => !op.ok).length, 'count', 'lower-is-better'),
+          metric('primary-down-detection', detectionMs, 'ms', 'lower-is-better'),
+        ],
       ),
-      { primaryDownMs, reads: readsWithoutPrimary.length },
+      { detectionMs, reads: readsAfter.length, timeline },
     );
-    const promotion = recordVerdict(
-      verdict(
-        'db.failover.promotion',
-        promotionMs < FAILOVER_CLAIM_MS,
-        `write endpoint reaches the promoted replica < ${FAILOVER_CLAIM_MS} ms after pg_promote()`,
-        `${promotionMs.toFixed(0)} ms after pg_promote(); writes were unavailable for ${writeOutageMs.toFixed(0)} ms in total (kill to first write)`,
-      ),
-      { promotionMs, writeOutageMs },
-    );
-    const primaryOnly = recordVerdict(
-      writesPrimaryOnlyVerdict(writeHistory),
-      { attempts: writeHistory.length },
+    const duringFailover = recordVerdict(
+      writesPrimaryOnlyVerdict([...writes, ...histories['pooled-writes']!]),
+      { attempts: writes.length, timeline },
       'shipped',
       'during-failover',
     );
 
+    // The old primary comes back with its own data: "not in recovery", its agent says /primary.
+    const returnOrigin = now();
+    const returning = probeAll({ writes: endpoints.writes, 'pooled-writes': endpoints['pooled-writes'] }, 15_000, 'returning');
+    await start(primary.container);
+    const backAt = now();
+    await expect
+      .poll(
+        async () =>
+          (
+            await primary.container.exec(['psql', '-h', '/var/run/postgresql', '-U', 'postgres', '-XAtqc', 'SELECT pg_is_in_recovery()'])
+          ).output.trim(),
+        { timeout: 30_000, interval: 200 },
+      )
+      .toBe('f');
+    const stalePrimaryAt = now();
+    const returned = await finished(returning);
+    const fencedWrites = [...writes, ...histories['pooled-writes']!, ...returned.writes!, ...returned['pooled-writes']!];
+    const fencedRows = await acknowledgedAndFound(candidate.appConfig(), fencedWrites, reactedAt);
+    // Asynchronous replication's loss window: rows the old primary acknowledged in its last moments and never shipped.
+    const beforeKill = await acknowledgedAndFound(candidate.appConfig(), fencedWrites, origin, reactedAt);
+    const returnTimeline = probeTimeline(returned, returnOrigin, [
+      { fromMs: backAt, toMs: stalePrimaryAt, label: 'old primary restarting' },
+      { fromMs: stalePrimaryAt, toMs: now(), label: 'old primary up, not in recovery (fenced)' },
+    ]);
+    const single = recordVerdict(
+      withMetrics(
+        singleWriterVerdict({
+          writes: fencedWrites,
+          fromMs: reactedAt,
+          oldPrimary: primary.alias,
+          newPrimary: candidate.alias,
+          ...fencedRows,
+        }),
+        [metric('rows.lost-at-kill', beforeKill.acknowledged.length - beforeKill.found.length, 'count', 'informational')],
+      ),
+      {
+        acknowledged: fencedRows.acknowledged.length,
+        found: fencedRows.found.length,
+        acknowledgedBeforePromotion: beforeKill.acknowledged.length,
+        foundBeforePromotion: beforeKill.found.length,
+        timeline: returnTimeline,
+      },
+      'shipped',
+      'old-primary-returns',
+    );
+
+    // Negative control: the same procedure without the fence — the old primary back in rotation
+    // before it has rejoined as a standby. `balance first` prefers it: two writers, lost rows.
+    const controlFrom = now();
+    await tier.readmit(primary);
+    const unfencedProbe = probeAll({ writes: endpoints.writes }, 8_000, 'unfenced');
+    const unfenced = await finished(unfencedProbe);
+    const controlRows = await acknowledgedAndFound(candidate.appConfig(), unfenced.writes!, controlFrom);
+    const control = recordVerdict(
+      singleWriterVerdict({
+        writes: unfenced.writes!,
+        fromMs: controlFrom,
+        oldPrimary: primary.alias,
+        newPrimary: candidate.alias,
+        ...controlRows,
+      }),
+      { acknowledged: controlRows.acknowledged.length, found: controlRows.found.length, timeline: probeTimeline(unfenced, controlFrom) },
+      'no-fence',
+      'old-primary-returns',
+    );
+
+    // Step 3 of the procedure: fence again, rejoin the old primary as a standby with pg_rewind
+    // (which discards what it took without the fence), then readmit it. Writes stay on replica-1.
+    await tier.fence(primary);
+    await tier.rejoinAsStandby(primary, candidate);
+    await tier.readmit(primary);
+    const rejoinedFrom = now();
+    const rejoined = await finished(probeAll({ writes: endpoints.writes }, 5_000, 'rejoined'));
+    const rejoinedServers = [...new Set(rejoined.writes!.filter((op) => op.ok).map((op) => op.server))];
+    // The rejoined server streams from the new primary (bounded wait: it reconnects on its own).
+    let followsNewPrimary = 0;
+    await withClient(candidate.clientConfig(), async (c) => {
+      const deadline = now() + 30_000;
+      while (now() < deadline) {
+        followsNewPrimary = (
+          await c.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming' AND application_name = $1`,
+            [primary.alias],
+          )
+        ).rows[0]!.n;
+        if (followsNewPrimary > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    });
+    writeRunFile('measurements/db.writes.primary-only.old-primary-returns.rejoined.json', {
+      rejoinedFrom,
+      servers: rejoinedServers,
+      acknowledged: rejoined.writes!.filter((op) => op.ok).length,
+      attempts: rejoined.writes!.length,
+      standbysStreamingFromNewPrimary: followsNewPrimary,
+    });
+
+    expect(rejoinedServers).toEqual([candidate.alias]);
+    expect(followsNewPrimary).toBeGreaterThanOrEqual(1);
     expect(readResult.status, readResult.measured).toBe('met');
+    expect(duringFailover.status, duringFailover.measured).toBe('met');
     expect(promotion.status, promotion.measured).toBe('met');
-    expect(primaryOnly.status, primaryOnly.measured).toBe('met');
+    expect(failover.status, failover.measured).toBe('met');
+    expect(single.status, single.measured).toBe('met');
+    expect(control.status, control.measured).toBe('not met');
   });
 });

@@ -3,8 +3,11 @@
  * the standbys refuse writes, data shows up on both within the claimed lag, and a restarted
  * standby catches up. Starts only the primary and the two replicas.
  */
+import { loadavg } from 'node:os';
+import { setTimeout as pace } from 'node:timers/promises';
 import { afterAll, describe, expect } from 'vitest';
 import {
+  catchUpVerdict,
   lagVerdict,
   readOnlyVerdict,
   type ReadOnlyObservation,
@@ -12,13 +15,22 @@ import {
   writesDecoupledVerdict,
   writeThroughputImpactVerdict,
 } from '#fixtures/checks/database.js';
+import { metric } from '#fixtures/checks/metric.js';
 import { verdict } from '#fixtures/checks/verdict.js';
-import { measureVisibilityLag, now, PROBE_SCHEMA, startWriteLoad, withClient } from '#fixtures/clients/pg-probes.js';
+import { measureOpenLoopLag, now, PROBE_SCHEMA, startWriteLoad, withClient } from '#fixtures/clients/pg-probes.js';
 import { pause, restart, unpause } from '#fixtures/faults/faults.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
-import { describeEnvironment, writeRunFile } from '#fixtures/run/run-folder.js';
+import { byProfile, currentProfile } from '#fixtures/run/profile.js';
+import { writeRunFile } from '#fixtures/run/run-folder.js';
 import { pgbenchService, type StartedPgbench } from '#fixtures/services/pgbench.js';
-import { databaseTier, PRIMARY, REPLICAS, type StartedPostgresServer, tierSecrets } from '#fixtures/services/database-tier.js';
+import {
+  databaseTier,
+  PRIMARY,
+  REPLICAS,
+  StartedDatabaseTier,
+  type StartedPostgresServer,
+  tierSecrets,
+} from '#fixtures/services/database-tier.js';
 import type { Topology } from '#fixtures/topology/topology.js';
 import { topologyTest } from '#fixtures/vitest/topology-test.js';
 
@@ -26,14 +38,33 @@ const secrets = tierSecrets();
 const test = topologyTest('replication', [...databaseTier(secrets), pgbenchService(secrets.credentials, [PRIMARY])], {
   only: [PRIMARY, ...REPLICAS, 'pgbench'],
 });
-const LAG_SAMPLES = 250;
+/** Lag window: long enough to hold a checkpoint (one is also forced half-way through every window). */
+const LAG_WINDOW_MS = byProfile({ quick: 20_000, nightly: 60_000, release: 120_000 });
+const LAG_CADENCE_MS = 20;
 const CATCH_UP_BOUND_MS = 30_000;
+/** The catch-up probe waits this much past the bound, so the checker can say "not met". */
+const CATCH_UP_WAIT_MS = CATCH_UP_BOUND_MS + 15_000;
+const WRITE_REPETITIONS = byProfile({ quick: 3, nightly: 5, release: 7 });
+const PGBENCH_SECONDS = byProfile({ quick: 6, nightly: 15, release: 30 });
 
-function servers(topology: Topology) {
-  return {
-    primary: topology.get<StartedPostgresServer>(PRIMARY),
-    replicas: REPLICAS.map((name) => topology.get<StartedPostgresServer>(name)),
-  };
+const tierOf = (topology: Topology): StartedDatabaseTier => new StartedDatabaseTier(topology, secrets);
+
+/** Waits until every replica has replayed the primary's current WAL position (bounded). */
+async function replicasCaughtUp(tier: StartedDatabaseTier, timeoutMs = 60_000): Promise<void> {
+  const target = await withClient(
+    tier.primary.clientConfig(),
+    async (c) => (await c.query('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn as string,
+  );
+  for (const replica of tier.replicas) {
+    await withClient(replica.clientConfig(), async (c) => {
+      await expect
+        .poll(async () => (await c.query<{ ok: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [target])).rows[0]!.ok, {
+          timeout: timeoutMs,
+          interval: 100,
+        })
+        .toBe(true);
+    });
+  }
 }
 
 afterAll(() => printSummary('replication'));
@@ -42,7 +73,8 @@ describe('database tier: streaming replication', () => {
   test('db.replicas.streaming: both replicas stream through replica1_slot and replica2_slot with hot_standby_feedback on', async ({
     topology,
   }) => {
-    const { primary, replicas } = servers(topology);
+    const tier = tierOf(topology);
+    const { primary, replicas } = tier;
     const state = await withClient(primary.clientConfig(), async (client) => {
       // Streaming starts right after the standby is ready; allow it a bounded moment.
       await expect
@@ -80,6 +112,11 @@ describe('database tier: streaming replication', () => {
         slotsActive && feedback.every((f) => f === 'on'),
         'both replicas streaming, slots replica1_slot/replica2_slot active, hot_standby_feedback on',
         `senders ${JSON.stringify(state.senders.map((s) => `${s.application_name}:${s.state}`))}, slots ${JSON.stringify(state.slots)}, feedback ${feedback.join('/')}`,
+        undefined,
+        [
+          metric('replicas.streaming', state.senders.filter((s) => s.state === 'streaming').length, 'count', 'higher-is-better'),
+          metric('slots.active', state.slots.filter((s) => s.active).length, 'count', 'higher-is-better'),
+        ],
       ),
       { ...state, hotStandbyFeedback: feedback },
     );
@@ -87,10 +124,10 @@ describe('database tier: streaming replication', () => {
   });
 
   test('db.replicas.read-only: replicas refuse writes with SQLSTATE 25006 and report pg_is_in_recovery()', async ({ topology }) => {
-    const { primary, replicas } = servers(topology);
+    const { primary, replicas } = tierOf(topology);
     await withClient(primary.clientConfig(), (c) => c.query(PROBE_SCHEMA));
     const observe = async (server: StartedPostgresServer, setup?: string): Promise<ReadOnlyObservation> =>
-      withClient(server.clientConfig(), async (client) => {
+      withClient(server.appConfig(), async (client) => {
         if (setup) await client.query(setup);
         const inRecovery = (await client.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r')).rows[0]!.r;
         const sqlstate = await client.query(`INSERT INTO bss_write_probe (server) VALUES ('read-only check')`).then(
@@ -120,16 +157,40 @@ describe('database tier: streaming replication', () => {
     expect(control.status, control.measured).toBe('not met');
   });
 
-  test('a credential that does not work fails with an error naming the endpoint', async ({ topology }) => {
-    const { primary } = servers(topology);
-    const wrong = { ...primary.clientConfig(), password: 'not-the-password' };
-    await expect(withClient(wrong, (c) => c.query('SELECT 1'))).rejects.toThrow(
-      new RegExp(`Cannot connect to PostgreSQL at ${wrong.host}:${wrong.port} as postgres: password authentication failed`),
+  test('a credential that does not work fails with an error naming the endpoint, not the password', async ({ topology }) => {
+    const { primary } = tierOf(topology);
+    const wrong = { ...primary.appConfig(), password: `wrong-${secrets.app.password.slice(0, 4)}` };
+    const error = await withClient(wrong, (c) => c.query('SELECT 1')).then(
+      () => undefined,
+      (e: Error) => e,
     );
+    expect(error?.message).toMatch(
+      new RegExp(`Cannot connect to PostgreSQL at ${wrong.host}:${wrong.port} as bss_app: password authentication failed`),
+    );
+    expect(error?.message).not.toContain(wrong.password);
+  });
+
+  test('security: the application role reads and writes rows but is no superuser and cannot change the schema', async ({ topology }) => {
+    const { primary } = tierOf(topology);
+    await withClient(primary.clientConfig(), (c) => c.query(PROBE_SCHEMA));
+    const seen = await withClient(primary.appConfig(), async (c) => {
+      const role = (
+        await c.query<{ super: boolean; user: string }>(
+          'SELECT rolsuper AS super, current_user AS user FROM pg_roles WHERE rolname = current_user',
+        )
+      ).rows[0]!;
+      await c.query(`INSERT INTO bss_write_probe (server, key) VALUES ('app-role', 'app-role')`);
+      const ddl = await c.query('CREATE TABLE bss_app_cannot (id int)').then(
+        () => 'ACCEPTED',
+        (e: { code?: string }) => e.code ?? 'unknown',
+      );
+      return { ...role, ddl };
+    });
+    expect(seen).toEqual({ super: false, user: 'bss_app', ddl: '42501' });
   });
 
   test('data written on the primary appears on both replicas', async ({ topology }) => {
-    const { primary, replicas } = servers(topology);
+    const { primary, replicas } = tierOf(topology);
     const marker = `marker-${Date.now()}`;
     await withClient(primary.clientConfig(), async (c) => {
       await c.query(PROBE_SCHEMA);
@@ -149,30 +210,89 @@ describe('database tier: streaming replication', () => {
     }
   });
 
-  test(`db.replication.lag: p99 write-then-read visibility lag < 1 s under write load (${LAG_SAMPLES} samples per replica)`, async ({
+  test(`db.replication.lag: max visibility lag < 1 s, rows written every ${LAG_CADENCE_MS} ms for ${LAG_WINDOW_MS / 1000} s (${currentProfile()}) under write load, with a checkpoint`, async ({
     topology,
   }) => {
-    const { primary, replicas } = servers(topology);
+    const { primary, replicas } = tierOf(topology);
     await withClient(primary.clientConfig(), (c) => c.query(PROBE_SCHEMA));
-    const load = startWriteLoad(primary.clientConfig(), { clients: 2, maxDurationMs: 120_000 });
-    let samples: Record<string, number[]>;
+    await replicasCaughtUp(tierOf(topology));
+    const load = startWriteLoad(primary.appConfig(), { clients: 2, maxDurationMs: LAG_WINDOW_MS + 60_000 });
+    let lag: Awaited<ReturnType<typeof measureOpenLoopLag>>;
     try {
-      samples = await measureVisibilityLag(primary.clientConfig(), Object.fromEntries(replicas.map((r) => [r.alias, r.clientConfig()])), {
-        samples: LAG_SAMPLES,
-        pollMs: 2,
-        timeoutMs: 10_000,
-        gapMs: 5,
+      lag = await measureOpenLoopLag(primary.appConfig(), Object.fromEntries(replicas.map((r) => [r.alias, r.appConfig()])), {
+        cadenceMs: LAG_CADENCE_MS,
+        windowMs: LAG_WINDOW_MS,
+        // A checkpoint inside every window: its I/O burst is part of what a reader sees.
+        events: [
+          { atMs: LAG_WINDOW_MS / 2, label: 'CHECKPOINT', run: () => withClient(primary.clientConfig(), (c) => c.query('CHECKPOINT')) },
+        ],
       });
     } finally {
-      const background = await load.stop();
-      writeRunFile('measurements/db.replication.lag.load.json', background);
+      writeRunFile('measurements/db.replication.lag.load.json', await load.stop());
     }
-    const result = recordVerdict(lagVerdict(samples, { thresholdMs: 1000, minSamples: 200 }), { samplesMs: samples });
-    expect(result.status, result.measured).toBe('met');
+    const window = `${lag.written} rows every ${LAG_CADENCE_MS} ms over ${LAG_WINDOW_MS / 1000} s, profile ${currentProfile()}, CHECKPOINT at ${LAG_WINDOW_MS / 2000} s`;
+    const result = recordVerdict(
+      lagVerdict(lag.replicas, { thresholdMs: 1000, minSamples: Math.floor((0.9 * LAG_WINDOW_MS) / LAG_CADENCE_MS), window }),
+      {
+        cadenceMs: lag.cadenceMs,
+        windowMs: lag.windowMs,
+        written: lag.written,
+        writeErrors: lag.writeErrors,
+        events: lag.events,
+        timeline: lag.timeline,
+        loadAverage: loadavg(),
+      },
+    );
+    expect(
+      lag.events.every((e) => !e.error),
+      JSON.stringify(lag.events),
+    ).toBe(true);
+    expect(result.status, `${result.measured}; ${result.reason ?? ''}`).toBe('met');
+  });
+
+  test('negative control: a replica paused for 2 s inside the lag window is caught by the same checker', async ({ topology }) => {
+    const { primary, replicas } = tierOf(topology);
+    const victim = replicas[1]!;
+    await withClient(primary.clientConfig(), (c) => c.query(PROBE_SCHEMA));
+    const windowMs = 6_000;
+    const lag = await measureOpenLoopLag(
+      primary.appConfig(),
+      { [victim.alias]: victim.appConfig() },
+      {
+        cadenceMs: LAG_CADENCE_MS,
+        windowMs,
+        events: [
+          {
+            atMs: 2_000,
+            label: `docker pause ${victim.alias} (2 s)`,
+            run: async () => {
+              await pause(victim.container);
+              try {
+                await pace(2_000);
+              } finally {
+                await unpause(victim.container);
+              }
+            },
+          },
+        ],
+      },
+    );
+    const control = recordVerdict(
+      lagVerdict(lag.replicas, {
+        thresholdMs: 1000,
+        minSamples: Math.floor((0.9 * windowMs) / LAG_CADENCE_MS),
+        window: `${windowMs / 1000} s window, 2 s pause`,
+      }),
+      { windowMs, written: lag.written, events: lag.events, timeline: lag.timeline },
+      'replica-paused-2s',
+    );
+    // The fault must really have happened for "not met" to mean "caught".
+    expect(lag.events.map((e) => e.error ?? 'ok')).toEqual(['ok']);
+    expect(control.status, control.measured).toBe('not met');
   });
 
   test('negative control: a replica with recovery_min_apply_delay = 1500ms fails the lag claim', async ({ topology }) => {
-    const { primary, replicas } = servers(topology);
+    const { primary, replicas } = tierOf(topology);
     const delayed = replicas[1]!;
     await withClient(primary.clientConfig(), (c) => c.query(PROBE_SCHEMA));
     await withClient(delayed.clientConfig(), async (c) => {
@@ -183,14 +303,15 @@ describe('database tier: streaming replication', () => {
         .toBe('1500ms');
     });
     try {
-      const samples = await measureVisibilityLag(
-        primary.clientConfig(),
-        { [delayed.alias]: delayed.clientConfig() },
-        { samples: 8, pollMs: 5, timeoutMs: 5_000 },
+      const windowMs = 3_000;
+      const lag = await measureOpenLoopLag(
+        primary.appConfig(),
+        { [delayed.alias]: delayed.appConfig() },
+        { cadenceMs: LAG_CADENCE_MS, windowMs },
       );
       const control = recordVerdict(
-        lagVerdict(samples, { thresholdMs: 1000, minSamples: 8 }),
-        { samplesMs: samples },
+        lagVerdict(lag.replicas, { thresholdMs: 1000, minSamples: Math.floor((0.9 * windowMs) / LAG_CADENCE_MS) }),
+        { windowMs, written: lag.written, timeline: lag.timeline },
         'recovery_min_apply_delay-1500ms',
       );
       expect(control.status, control.measured).toBe('not met');
@@ -202,11 +323,13 @@ describe('database tier: streaming replication', () => {
     }
   });
 
-  test(`a restarted replica catches up within ${CATCH_UP_BOUND_MS / 1000} s while writes continue`, async ({ topology }) => {
-    const { primary, replicas } = servers(topology);
+  test(`db.replicas.catch-up: a restarted replica catches up within ${CATCH_UP_BOUND_MS / 1000} s while writes continue (probe waits ${CATCH_UP_WAIT_MS / 1000} s)`, async ({
+    topology,
+  }) => {
+    const { primary, replicas } = tierOf(topology);
     const replica = replicas[0]!;
     await withClient(primary.clientConfig(), (c) => c.query(PROBE_SCHEMA));
-    const load = startWriteLoad(primary.clientConfig(), { clients: 2, maxDurationMs: 90_000 });
+    const load = startWriteLoad(primary.appConfig(), { clients: 2, maxDurationMs: 90_000 });
     try {
       const restartStarted = now();
       await restart(replica.container);
@@ -216,61 +339,70 @@ describe('database tier: streaming replication', () => {
         async (c) => (await c.query('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn as string,
       );
       const from = now();
+      // Waits past the bound: the checker, not the poll's timeout, decides.
+      let catchUpMs: number | undefined;
       await withClient(replica.clientConfig(), async (c) => {
-        await expect
-          .poll(
-            async () =>
-              (await c.query<{ caught: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught', [target])).rows[0]!.caught,
-            {
-              timeout: CATCH_UP_BOUND_MS,
-              interval: 50,
-            },
-          )
-          .toBe(true);
+        while (now() - from < CATCH_UP_WAIT_MS) {
+          const caught = (await c.query<{ caught: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught', [target])).rows[0]!
+            .caught;
+          if (caught) {
+            catchUpMs = now() - from;
+            return;
+          }
+          await pace(50);
+        }
       });
-      const catchUpMs = now() - from;
-      const result = recordVerdict(
-        verdict(
-          'db.replicas.catch-up',
-          catchUpMs < CATCH_UP_BOUND_MS,
-          `caught up < ${CATCH_UP_BOUND_MS} ms after restart`,
-          `${catchUpMs.toFixed(0)} ms (restart itself ${restartMs.toFixed(0)} ms)`,
-        ),
-        { catchUpMs, restartMs, targetLsn: target },
-      );
+      const result = recordVerdict(catchUpVerdict(catchUpMs, CATCH_UP_BOUND_MS, now() - from, restartMs), {
+        catchUpMs,
+        restartMs,
+        targetLsn: target,
+        waitedMs: CATCH_UP_WAIT_MS,
+      });
       expect(result.status, result.measured).toBe('met');
     } finally {
       writeRunFile('measurements/db.replicas.catch-up.load.json', await load.stop());
     }
   });
 
-  test('db.writes.no-impact: writes never wait for replicas (pgbench -N with replicas streaming vs frozen, median of 3 pairs)', async ({
+  test(`db.writes.no-impact: write tps with replicas streaming vs idle (pgbench -N, ${WRITE_REPETITIONS} repetitions in random order, median)`, async ({
     topology,
   }) => {
-    const { primary, replicas } = servers(topology);
+    const tier = tierOf(topology);
+    const { primary, replicas } = tier;
     const bench = topology.get<StartedPgbench>('pgbench');
     await bench.initialise(PRIMARY, 5);
-    const writeRun = () => bench.run(PRIMARY, 5432, { clients: 4, seconds: 6, args: ['-N'] });
-    const measurePairs = async (count: number): Promise<WritePair[]> => {
-      const pairs: WritePair[] = [];
+    const writeRun = () => bench.run(PRIMARY, 5432, { clients: 4, seconds: PGBENCH_SECONDS, args: ['-N'], as: secrets.app });
+    const frozenRun = async () => {
+      for (const replica of replicas) await pause(replica.container);
+      try {
+        return await writeRun();
+      } finally {
+        for (const replica of replicas) await unpause(replica.container);
+      }
+    };
+    const measurePairs = async (count: number): Promise<Array<WritePair & { order: string }>> => {
+      const pairs: Array<WritePair & { order: string }> = [];
       for (let i = 0; i < count; i += 1) {
-        const streaming = await writeRun();
-        for (const replica of replicas) await pause(replica.container);
-        try {
-          const frozen = await writeRun();
-          pairs.push({ streamingTps: streaming.tps, frozenTps: frozen.tps });
-        } finally {
-          for (const replica of replicas) await unpause(replica.container);
-        }
+        const frozenFirst = Math.random() < 0.5;
+        // Every phase starts with the replicas caught up: no backlog carried from the previous one.
+        await replicasCaughtUp(tier);
+        const first = frozenFirst ? await frozenRun() : await writeRun();
+        await replicasCaughtUp(tier);
+        const second = frozenFirst ? await writeRun() : await frozenRun();
+        const [streaming, frozen] = frozenFirst ? [second, first] : [first, second];
+        pairs.push({ streamingTps: streaming.tps, frozenTps: frozen.tps, order: frozenFirst ? 'frozen,streaming' : 'streaming,frozen' });
       }
       return pairs;
     };
-    const pairs = await measurePairs(3);
-    const machine = describeEnvironment();
-    const decoupled = recordVerdict(writesDecoupledVerdict(pairs), { pairs, machine }, 'shipped', 'decoupled');
-    const throughput = recordVerdict(writeThroughputImpactVerdict(pairs, machine), { pairs, machine }, 'shipped', 'throughput');
+    const pairs = await measurePairs(WRITE_REPETITIONS);
+    const cores = await tier.cores();
+    const figures = { pairs, cores, pgbenchSeconds: PGBENCH_SECONDS, profile: currentProfile() };
+    const throughput = recordVerdict(writeThroughputImpactVerdict(pairs, cores), figures, 'shipped', 'throughput');
+    const decoupled = recordVerdict(writesDecoupledVerdict(pairs), figures, 'shipped', 'decoupled');
     expect(decoupled.status, decoupled.measured).toBe('met');
-    expect(throughput.status, `${throughput.measured}; ${throughput.reason ?? ''}`).not.toBe('not met');
+    // Judged where the engine has the cores; here it must say why not, never pass on a loosened bound.
+    if (cores.cpuCount < 6) expect(throughput.status, throughput.measured).toBe('not measured');
+    else expect(throughput.status, throughput.measured).toBe('met');
 
     // Negative control: synchronous replication with remote_apply makes every commit wait for
     // a standby — with the standbys frozen, writes stall (the run is killed at its bound and
