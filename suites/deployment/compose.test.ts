@@ -17,6 +17,7 @@ import { withClient } from '#fixtures/clients/pg-probes.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { runDir } from '#fixtures/run/run-folder.js';
 import { freeSubnet } from '#fixtures/deploy/subnet.js';
+import { monitoringUsability } from '#fixtures/deploy/monitoring-usable.js';
 
 // Generated per run (and registered, so the leak scan looks for them), as the fixtures do.
 const tier = tierSecrets();
@@ -98,7 +99,7 @@ describe('compose/compose.yml', () => {
     expect(c2.measured).toContain('haproxy: no health check');
   });
 
-  it('deploy.compose, deploy.startup-order: `up` from the file alone brings every service healthy, in dependency order, and usable', async () => {
+  it('deploy.compose, deploy.startup-order: `up` from the file alone brings every service healthy (database + monitoring), in dependency order, and usable', async () => {
     const tool = await composeTool();
     const services = readComposeFile();
     const images = await harnessImageEnv(fixtures.flatMap((f) => (f.deploy ? [f.deploy.component] : [])));
@@ -107,6 +108,17 @@ describe('compose/compose.yml', () => {
     try {
       const up = await composeUp(tool, { project, services, env });
       const usable: string[] = [];
+      // The monitoring tier, through its published ports, while the database checks run.
+      const monitoring = up.ok
+        ? monitoringUsability({
+            services: services.map((s) => s.name),
+            prometheus: 'http://127.0.0.1:9090',
+            alertmanager: 'http://127.0.0.1:9093',
+            mailpit: 'http://127.0.0.1:8025',
+            webhook: 'http://127.0.0.1:8085',
+            marker: project,
+          })
+        : undefined;
       if (up.ok) {
         // The owner creates the table on the primary; the application role writes through PgBouncer.
         const owner = (port: number, database: string) => ({
@@ -139,7 +151,9 @@ describe('compose/compose.yml', () => {
         const read = await withClient(client(6432, 'bss'), async (c) => (await c.query('SELECT 1 AS one')).rows.length).catch(() => 0);
         if (read !== 1) usable.push('a read through PgBouncer (bss) failed');
       }
-      const v = recordVerdict(composeUpVerdict(up, usable), { tool, project, images, up, usable }, 'shipped', 'up');
+      const seen = await monitoring;
+      usable.push(...(seen?.problems ?? []));
+      const v = recordVerdict(composeUpVerdict(up, usable), { tool, project, images, up, usable, monitoring: seen }, 'shipped', 'up');
       const order = observedOrderProblems(services, up.observed);
       const o = recordVerdict(startupOrderVerdict(order, 'observed', up.seconds), { observed: up.observed }, 'shipped', 'observed');
       expect(v.status, v.measured).toBe('met');
@@ -150,7 +164,10 @@ describe('compose/compose.yml', () => {
     expect(await projectContainers(project)).toEqual([]);
 
     // Negative control, for real: HAProxy waits only for its dependencies to *start*. The same
-    // observation must show it starting before the replicas are healthy.
+    // observation must show it starting before the replicas are healthy. Only the database
+    // services come up (HAProxy and what it depends on): the control is about HAProxy's wait.
+    const database = ['postgres-primary', 'postgres-replica-1', 'postgres-replica-2', 'haproxy'];
+    const databaseServices = services.filter((s) => database.includes(s.name));
     const started = shippedDoc();
     started.services.haproxy!.depends_on = Object.fromEntries(
       ['postgres-primary', 'postgres-replica-1', 'postgres-replica-2'].map((d) => [d, { condition: 'service_started' }]),
@@ -158,8 +175,8 @@ describe('compose/compose.yml', () => {
     const variantFile = writeVariant('service-started', started);
     const variantProject = `${project}-started`;
     try {
-      const up = await composeUp(tool, { project: variantProject, services, env, file: variantFile });
-      const order = observedOrderProblems(services, up.observed);
+      const up = await composeUp(tool, { project: variantProject, services: databaseServices, env, file: variantFile, only: ['haproxy'] });
+      const order = observedOrderProblems(databaseServices, up.observed);
       const control = recordVerdict(
         startupOrderVerdict(order, 'observed', up.seconds),
         { observed: up.observed },
