@@ -7,7 +7,7 @@ const folder = runDir();
 
 export default defineConfig({
   test: {
-    include: ['suites/**/*.test.ts', 'fixtures/**/*.test.ts'],
+    include: ['suites/**/*.test.ts', 'fixtures/**/*.test.ts', 'compose/**/*.test.ts'],
     globalSetup: ['fixtures/vitest/global-setup.ts'],
     // Whole topologies on a 2-core machine: one file at a time keeps timings meaningful.
     fileParallelism: false,
