@@ -105,13 +105,22 @@ export class StreamClient {
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1_000 },
     });
     // The start-up probe must not retry on its own: the processor's loop prints one line per attempt.
-    this.admin = new Kafka({ clientId: config.clientId, brokers: [...config.brokers], logLevel: logLevel.NOTHING, connectionTimeout: 3_000, retry: { retries: 0 } }).admin();
+    this.admin = new Kafka({
+      clientId: config.clientId,
+      brokers: [...config.brokers],
+      logLevel: logLevel.NOTHING,
+      connectionTimeout: 3_000,
+      retry: { retries: 0 },
+    }).admin();
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
       this.joined = true;
+      this.crashed = undefined;
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
+      // kafkajs restarts the consumer after a retriable crash (e.g. a coordinator still loading).
+      const { error, restart } = event.payload as { error?: unknown; restart?: boolean };
       this.joined = false;
-      this.crashed = String((event.payload as { error?: unknown }).error);
+      if (!restart) this.crashed = String(error);
     });
     this.consumer.on(this.consumer.events.STOP, () => {
       this.joined = false;
@@ -157,7 +166,10 @@ export class StreamClient {
           headers: headersOf(m.headers),
           timestamp: Number(m.timestamp),
         }));
-        await onBatch({ topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark }, { heartbeat, isRunning, isStale });
+        await onBatch(
+          { topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark },
+          { heartbeat, isRunning, isStale },
+        );
         // Lets kafkajs skip what was handled if the batch is refetched; commits are explicit.
         const last = records.at(-1);
         if (last) resolveOffset(last.offset);

@@ -16,7 +16,12 @@ await runProcessor({
   defaultDeadLetter: 'bss.order-processor.dlq',
   transform: orderAnalytics,
   registerMetrics(registry) {
-    const orders = new promClient.Counter({ name: 'bss_orders_total', help: 'Orders processed, by status', labelNames: ['status'], registers: [registry] });
+    const orders = new promClient.Counter({
+      name: 'bss_orders_total',
+      help: 'Orders processed, by status',
+      labelNames: ['status'],
+      registers: [registry],
+    });
     const amount = new promClient.Counter({
       name: 'bss_order_amount_total',
       help: 'Sum of processed order amounts, by status',

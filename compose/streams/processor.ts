@@ -60,7 +60,8 @@ export function settingsFrom(env: NodeJS.ProcessEnv, definition: ProcessorDefini
     const raw = env[name]?.trim();
     if (!raw) return fallback;
     const value = Number(raw);
-    if (!Number.isInteger(value) || value < min || value > max) throw new SettingsError(`${name}="${raw}" is not an integer in [${min}, ${max}]`);
+    if (!Number.isInteger(value) || value < min || value > max)
+      throw new SettingsError(`${name}="${raw}" is not an integer in [${min}, ${max}]`);
     return value;
   };
   const brokers = text('KAFKA_BROKERS')
@@ -72,7 +73,9 @@ export function settingsFrom(env: NodeJS.ProcessEnv, definition: ProcessorDefini
   const sessionTimeoutMs = int('SESSION_TIMEOUT_MS', 6_000, 1_000, 300_000);
   const heartbeatIntervalMs = int('HEARTBEAT_INTERVAL_MS', 1_000, 100, 100_000);
   if (heartbeatIntervalMs * 3 > sessionTimeoutMs) {
-    throw new SettingsError(`HEARTBEAT_INTERVAL_MS=${heartbeatIntervalMs} must be at most a third of SESSION_TIMEOUT_MS=${sessionTimeoutMs}`);
+    throw new SettingsError(
+      `HEARTBEAT_INTERVAL_MS=${heartbeatIntervalMs} must be at most a third of SESSION_TIMEOUT_MS=${sessionTimeoutMs}`,
+    );
   }
   return {
     brokers,
@@ -122,7 +125,11 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
   const labels = { processor: definition.name };
   registry.setDefaultLabels(labels);
   const eventsIn = new promClient.Counter({ name: 'bss_stream_events_in_total', help: 'Input records read', registers: [registry] });
-  const eventsOut = new promClient.Counter({ name: 'bss_stream_events_out_total', help: 'Analytics events acknowledged by all in-sync replicas', registers: [registry] });
+  const eventsOut = new promClient.Counter({
+    name: 'bss_stream_events_out_total',
+    help: 'Analytics events acknowledged by all in-sync replicas',
+    registers: [registry],
+  });
   const deadLettered = new promClient.Counter({
     name: 'bss_stream_events_dead_lettered_total',
     help: 'Input records sent to the dead-letter topic, by reason',
@@ -135,7 +142,12 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  const lag = new promClient.Gauge({ name: 'bss_stream_consumer_lag', help: 'Records behind the end of the partition after the last batch', labelNames: ['partition'], registers: [registry] });
+  const lag = new promClient.Gauge({
+    name: 'bss_stream_consumer_lag',
+    help: 'Records behind the end of the partition after the last batch',
+    labelNames: ['partition'],
+    registers: [registry],
+  });
   const onAcknowledged = definition.registerMetrics?.(registry);
 
   const client = new StreamClient({
@@ -152,7 +164,11 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
     if (path === '/metrics') return { status: 200, type: registry.contentType, body: await registry.metrics() };
     if (path === '/health') {
       const up = client.healthy();
-      return { status: up ? 200 : 503, type: 'application/json', body: JSON.stringify({ status: up ? 'up' : 'down', crash: client.crashReason() }) };
+      return {
+        status: up ? 200 : 503,
+        type: 'application/json',
+        body: JSON.stringify({ status: up ? 'up' : 'down', crash: client.crashReason() }),
+      };
     }
     return { status: 404, type: 'text/plain', body: 'try /metrics or /health\n' };
   });
@@ -183,17 +199,23 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
     } catch (error) {
       const reason = (error as Error).message;
       if (attempt >= settings.connectAttempts) {
-        log(`gave up: no Kafka broker answered at ${settings.brokers.join(',')} after ${attempt} attempts (${reason}); check KAFKA_BROKERS`);
+        log(
+          `gave up: no Kafka broker answered at ${settings.brokers.join(',')} after ${attempt} attempts (${reason}); check KAFKA_BROKERS`,
+        );
         process.exit(1);
       }
-      log(`no Kafka broker answers at ${settings.brokers.join(',')} (attempt ${attempt}/${settings.connectAttempts}: ${reason}); retrying in ${settings.connectRetryMs / 1000} s`);
+      log(
+        `no Kafka broker answers at ${settings.brokers.join(',')} (attempt ${attempt}/${settings.connectAttempts}: ${reason}); retrying in ${settings.connectRetryMs / 1000} s`,
+      );
       await sleep(settings.connectRetryMs);
     }
   }
   const topics = await client.existingTopics();
   for (const topic of [settings.inputTopic, settings.outputTopic, settings.deadLetterTopic]) {
     if (!topics.has(topic)) {
-      log(`topic ${topic} does not exist on ${settings.brokers.join(',')} (auto-create is off); create it (3 partitions, replication factor 3, min.insync.replicas 2)`);
+      log(
+        `topic ${topic} does not exist on ${settings.brokers.join(',')} (auto-create is off); create it (3 partitions, replication factor 3, min.insync.replicas 2)`,
+      );
       process.exit(2);
     }
   }
@@ -215,7 +237,12 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
       const outcome = parsed.ok ? definition.transform(parsed.value, new Date(), settings.test.overrides) : parsed;
       if (outcome.ok) {
         const message = KafkaBinding.structured(outcome.value);
-        outputs.push({ topic: settings.outputTopic, key: record.key, value: String(message.value), headers: { 'content-type': String(message.headers['content-type']) } });
+        outputs.push({
+          topic: settings.outputTopic,
+          key: record.key,
+          value: String(message.value),
+          headers: { 'content-type': String(message.headers['content-type']) },
+        });
         produced.push(outcome.value);
       } else {
         reasons.push(outcome.reason);

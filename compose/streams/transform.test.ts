@@ -32,7 +32,12 @@ describe('stream processor transformations', () => {
     expect(out.ok).toBe(true);
     if (!out.ok) return;
     const json = out.value.toJSON();
-    expect(json).toMatchObject({ specversion: '1.0', type: 'customer.analytics', source: 'urn:bss:stream:customer-analytics', id: 'cust-999-test-123' });
+    expect(json).toMatchObject({
+      specversion: '1.0',
+      type: 'customer.analytics',
+      source: 'urn:bss:stream:customer-analytics',
+      id: 'cust-999-test-123',
+    });
     expect(json.time).toBe('2025-11-04T12:00:01.000Z');
     expect(out.value.data).toEqual({
       customerId: 'cust-999',

@@ -16,7 +16,8 @@ export const ORDER_OUTPUT = { type: 'order.analytics', source: 'urn:bss:stream:o
 /** Why an input went to the dead-letter topic (kept in the `bss-dlq-reason` header). */
 export type RejectReason = 'oversized' | 'not-json' | 'not-a-cloudevent' | 'wrong-type' | 'missing-fields';
 
-export type Outcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: RejectReason; readonly detail: string };
+export type Outcome<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: RejectReason; readonly detail: string };
 
 const reject = (reason: RejectReason, detail: string): Outcome<never> => ({ ok: false, reason, detail });
 
@@ -87,7 +88,11 @@ export interface CustomerAnalyticsData {
 }
 
 /** customer lifecycle event → `customer.analytics` (the document's example). */
-export function customerAnalytics(input: Input, now: Date, overrides: OutputOverrides = {}): Outcome<CloudEventType<CustomerAnalyticsData>> {
+export function customerAnalytics(
+  input: Input,
+  now: Date,
+  overrides: OutputOverrides = {},
+): Outcome<CloudEventType<CustomerAnalyticsData>> {
   if (!input.type.startsWith(CUSTOMER_TYPE_PREFIX) || input.type.length === CUSTOMER_TYPE_PREFIX.length) {
     return reject('wrong-type', `type ${input.type} is not ${CUSTOMER_TYPE_PREFIX}<event>`);
   }
@@ -138,7 +143,13 @@ export function orderAnalytics(input: Input, now: Date, overrides: OutputOverrid
   const data = dataOf(input);
   const { orderId, customerId, status } = data ?? {};
   const amount = typeof data?.amount === 'string' && data.amount.trim() !== '' ? Number(data.amount) : data?.amount;
-  if (!nonEmptyString(orderId) || !nonEmptyString(customerId) || !nonEmptyString(status) || typeof amount !== 'number' || !Number.isFinite(amount)) {
+  if (
+    !nonEmptyString(orderId) ||
+    !nonEmptyString(customerId) ||
+    !nonEmptyString(status) ||
+    typeof amount !== 'number' ||
+    !Number.isFinite(amount)
+  ) {
     return reject('missing-fields', 'data.orderId, data.customerId, data.status and a numeric data.amount are required');
   }
   return {

@@ -22,7 +22,14 @@ export function customerEvent(id: string, customerId: string, name: string, kind
   };
 }
 
-export function orderEvent(id: string, orderId: string, customerId: string, status: string, amount: number, at: number): Record<string, unknown> {
+export function orderEvent(
+  id: string,
+  orderId: string,
+  customerId: string,
+  status: string,
+  amount: number,
+  at: number,
+): Record<string, unknown> {
   return {
     specversion: '1.0',
     type: `com.droid.bss.order.${status}`,
@@ -34,7 +41,8 @@ export function orderEvent(id: string, orderId: string, customerId: string, stat
   };
 }
 
-const field = (o: Readonly<Record<string, unknown>>, k: string): string => String((o.data as Record<string, unknown> | undefined)?.[k] ?? '');
+const field = (o: Readonly<Record<string, unknown>>, k: string): string =>
+  String((o.data as Record<string, unknown> | undefined)?.[k] ?? '');
 
 export const CUSTOMER_EXPECTATION: FormatExpectation = {
   claim: 'streams.customer.format',
@@ -75,7 +83,9 @@ function inputIdOf(output: Readonly<Record<string, unknown>>, entityField: strin
 }
 
 /** Output records of the analytics topic → (input id, receive time), for any of the two processors. */
-export function outputsOf(records: readonly ReceivedRecord[]): Array<{ inputId: string; receivedAt: number; key: string | null; value: string }> {
+export function outputsOf(
+  records: readonly ReceivedRecord[],
+): Array<{ inputId: string; receivedAt: number; key: string | null; value: string }> {
   const out: Array<{ inputId: string; receivedAt: number; key: string | null; value: string }> = [];
   for (const r of records) {
     const value = r.value.toString('utf8');

@@ -23,7 +23,15 @@ import {
 } from '#fixtures/checks/streams.js';
 import { metric } from '#fixtures/checks/metric.js';
 import { perfStep } from '#fixtures/clients/kafka-perf.js';
-import { endOffsets, nowMs, openLoop, parsePrometheusText, sendAll, type SentEvent, TopicRecorder } from '#fixtures/clients/kafka-streams.js';
+import {
+  endOffsets,
+  nowMs,
+  openLoop,
+  parsePrometheusText,
+  sendAll,
+  type SentEvent,
+  TopicRecorder,
+} from '#fixtures/clients/kafka-streams.js';
 import { kill, gracefulStop, start as startContainer } from '#fixtures/faults/faults.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { byProfile, currentProfile } from '#fixtures/run/profile.js';
@@ -46,7 +54,17 @@ import {
 } from '#fixtures/services/streams.js';
 import type { Topology } from '#fixtures/topology/topology.js';
 import { topologyTest } from '#fixtures/vitest/topology-test.js';
-import { CUSTOMER_EXPECTATION, CUSTOMER_KINDS, customerEvent, keyRing, ORDER_EXPECTATION, ORDER_STATUSES, orderEvent, outputsOf, RUN } from './events.js';
+import {
+  CUSTOMER_EXPECTATION,
+  CUSTOMER_KINDS,
+  customerEvent,
+  keyRing,
+  ORDER_EXPECTATION,
+  ORDER_STATUSES,
+  orderEvent,
+  outputsOf,
+  RUN,
+} from './events.js';
 
 const test = topologyTest('streams', streamsTier(), { only: [KAFKA] });
 const LATENCY_BOUND_MS = 100; // the document: "< 100 ms end-to-end"
@@ -84,21 +102,34 @@ async function counterOf(metrics: string, name: string): Promise<number> {
 }
 
 describe('stream tier', () => {
-  test('streams.topics: 3 partitions, replication factor 3, all replicas in sync, min.insync.replicas 2 (read with kafka-topics)', async ({ topology }) => {
+  test('streams.topics: 3 partitions, replication factor 3, all replicas in sync, min.insync.replicas 2 (read with kafka-topics)', async ({
+    topology,
+  }) => {
     const kafka = kafkaOf(topology);
     // Negative control: the same topic created with replication factor 1.
     const rf1 = `neg-rf1-${RUN}.customer.events`;
     await kafka.createTopics([{ name: rf1, partitions: TOPIC_PARTITIONS, replicationFactor: 1 }]);
-    const text = await kafka.tool('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', kafka.internalBootstrapServers()[0]!, '--describe', '--exclude-internal']);
+    const text = await kafka.tool('org.apache.kafka.tools.TopicCommand', [
+      '--bootstrap-server',
+      kafka.internalBootstrapServers()[0]!,
+      '--describe',
+      '--exclude-internal',
+    ]);
     const described = parseTopicDescribe(text);
     const want = { partitions: TOPIC_PARTITIONS, replicationFactor: TOPIC_REPLICATION, minInsyncReplicas: TOPIC_MIN_ISR };
     const shipped = recordVerdict(topicsVerdict(Object.values(SHIPPED_TOPICS), described, want), { described, raw: text });
-    const control = recordVerdict(topicsVerdict([rf1], described, want), { described: described.filter((d) => d.name === rf1) }, 'replication-factor-1');
+    const control = recordVerdict(
+      topicsVerdict([rf1], described, want),
+      { described: described.filter((d) => d.name === rf1) },
+      'replication-factor-1',
+    );
     expect(shipped.status, shipped.reason ?? shipped.measured).toBe('met');
     expect(control.status, control.measured).toBe('not met');
   });
 
-  test('streams.customer.format: every output is a CloudEvents 1.0 customer.analytics event with the data of its input; wrong type is caught', async ({ topology }) => {
+  test('streams.customer.format: every output is a CloudEvents 1.0 customer.analytics event with the data of its input; wrong type is caught', async ({
+    topology,
+  }) => {
     const kafka = kafkaOf(topology);
     const brokers = kafka.bootstrapServers();
     const wrong = await isolatedTopics(topology, 'type');
@@ -115,12 +146,21 @@ describe('stream tier', () => {
       topics: wrong,
       environment: { GROUP_ID: `neg-type-${RUN}`, TEST_OUTPUT_TYPE: 'customer.analytic' },
     });
+    void [shipped, broken]; // running until the test ends
     await using out = await TopicRecorder.start(brokers, SHIPPED_TOPICS.analytics);
     await using wrongOut = await TopicRecorder.start(brokers, wrong.analytics);
     const good = cases(SHIPPED_TOPICS, 'fmt');
     const bad = cases(wrong, 'neg');
-    await sendAll(brokers, SHIPPED_TOPICS.customer, good.map((c) => ({ key: c.key, value: JSON.stringify(c.input) })));
-    await sendAll(brokers, wrong.customer, bad.map((c) => ({ key: c.key, value: JSON.stringify(c.input) })));
+    await sendAll(
+      brokers,
+      SHIPPED_TOPICS.customer,
+      good.map((c) => ({ key: c.key, value: JSON.stringify(c.input) })),
+    );
+    await sendAll(
+      brokers,
+      wrong.customer,
+      bad.map((c) => ({ key: c.key, value: JSON.stringify(c.input) })),
+    );
     await caughtUp(out, async () => outputsOf(out.records).filter((o) => o.inputId.includes(`${RUN}-fmt-`)).length >= good.length, 30_000);
     await caughtUp(wrongOut, () => outputsOf(wrongOut.records).length >= bad.length, 30_000);
     const asOutputs = (r: TopicRecorder) => r.records.map((x) => ({ key: x.key, value: x.value.toString('utf8') }));
@@ -132,14 +172,26 @@ describe('stream tier', () => {
     expect(control.verdict.status).toBe('not met');
   });
 
-  test('streams.order.format: every output is a CloudEvents 1.0 order.analytics event, order metrics add up; wrong source is caught', async ({ topology }) => {
+  test('streams.order.format: every output is a CloudEvents 1.0 order.analytics event, order metrics add up; wrong source is caught', async ({
+    topology,
+  }) => {
     const kafka = kafkaOf(topology);
     const brokers = kafka.bootstrapServers();
     const wrong = await isolatedTopics(topology, 'source');
     const cases = (tag: string): FormatCase[] =>
       Array.from({ length: 40 }, (_, i) => {
         const orderId = `order-${RUN}-${tag}-${i % 10}`;
-        return { key: orderId, input: orderEvent(`${RUN}-${tag}-${i}`, orderId, `cust-${i % 7}`, ORDER_STATUSES[i % 4]!, Math.round((10 + i * 7.37) * 100) / 100, Date.now()) };
+        return {
+          key: orderId,
+          input: orderEvent(
+            `${RUN}-${tag}-${i}`,
+            orderId,
+            `cust-${i % 7}`,
+            ORDER_STATUSES[i % 4]!,
+            Math.round((10 + i * 7.37) * 100) / 100,
+            Date.now(),
+          ),
+        };
       });
     await using shipped = await processor(topology, { processor: 'order-processor' });
     await using broken = await processor(topology, {
@@ -148,13 +200,22 @@ describe('stream tier', () => {
       topics: wrong,
       environment: { GROUP_ID: `neg-source-${RUN}`, TEST_OUTPUT_SOURCE: 'urn:bss:stream:order-processr' },
     });
+    void broken; // running until the test ends
     const before = parsePrometheusText(await shipped.metricsText());
     await using out = await TopicRecorder.start(brokers, SHIPPED_TOPICS.analytics);
     await using wrongOut = await TopicRecorder.start(brokers, wrong.analytics);
     const good = cases('ord');
     const bad = cases('neg');
-    await sendAll(brokers, SHIPPED_TOPICS.order, good.map((c) => ({ key: c.key, value: JSON.stringify(c.input) })));
-    await sendAll(brokers, wrong.order, bad.map((c) => ({ key: c.key, value: JSON.stringify(c.input) })));
+    await sendAll(
+      brokers,
+      SHIPPED_TOPICS.order,
+      good.map((c) => ({ key: c.key, value: JSON.stringify(c.input) })),
+    );
+    await sendAll(
+      brokers,
+      wrong.order,
+      bad.map((c) => ({ key: c.key, value: JSON.stringify(c.input) })),
+    );
     await caughtUp(out, () => outputsOf(out.records).filter((o) => o.inputId.includes(`${RUN}-ord-`)).length >= good.length, 30_000);
     await caughtUp(wrongOut, () => outputsOf(wrongOut.records).length >= bad.length, 30_000);
     const after = parsePrometheusText(await shipped.metricsText());
@@ -164,21 +225,38 @@ describe('stream tier', () => {
       const delta = (name: string) => (after.get(key(name)) ?? 0) - (before.get(key(name)) ?? 0);
       counted.set(status, { count: delta('bss_orders_total'), amount: Math.round(delta('bss_order_amount_total') * 100) / 100 });
     }
-    const sentTotals = good.map((c) => ({ status: String((c.input.data as { status: string }).status).toUpperCase(), amount: (c.input.data as { amount: number }).amount }));
+    const sentTotals = good.map((c) => ({
+      status: String((c.input.data as { status: string }).status).toUpperCase(),
+      amount: (c.input.data as { amount: number }).amount,
+    }));
     const metricProblems = orderMetricProblems(sentTotals, counted);
     const asOutputs = (r: TopicRecorder) => r.records.map((x) => ({ key: x.key, value: x.value.toString('utf8') }));
     const result = formatVerdict(ORDER_EXPECTATION, good, asOutputs(out), {
       problems: metricProblems,
-      metrics: [metric('orders.counted', [...counted.values()].reduce((n, c) => n + c.count, 0), 'count', 'informational')],
+      metrics: [
+        metric(
+          'orders.counted',
+          [...counted.values()].reduce((n, c) => n + c.count, 0),
+          'count',
+          'informational',
+        ),
+      ],
     });
-    recordVerdict(result.verdict, { inputs: good.length, problems: result.problems, orderMetrics: Object.fromEntries(counted), example: asOutputs(out)[0] });
+    recordVerdict(result.verdict, {
+      inputs: good.length,
+      problems: result.problems,
+      orderMetrics: Object.fromEntries(counted),
+      example: asOutputs(out)[0],
+    });
     const control = formatVerdict(ORDER_EXPECTATION, bad, asOutputs(wrongOut));
     recordVerdict(control.verdict, { problems: control.problems.slice(0, 5) }, 'wrong-source');
     expect(result.verdict.status, result.verdict.reason).toBe('met');
     expect(control.verdict.status).toBe('not met');
   });
 
-  test('streams.errors: malformed input goes to the dead-letter topic with its reason and bytes, valid events all processed; a dropping processor is caught', async ({ topology }) => {
+  test('streams.errors: malformed input goes to the dead-letter topic with its reason and bytes, valid events all processed; a dropping processor is caught', async ({
+    topology,
+  }) => {
     const kafka = kafkaOf(topology);
     const brokers = kafka.bootstrapServers();
     const dropping = await isolatedTopics(topology, 'drop');
@@ -190,7 +268,10 @@ describe('stream tier', () => {
         ['not-a-cloudevent', Buffer.from(JSON.stringify({ hello: 'world', customerId: 'c' }))],
         ['not-a-cloudevent', Buffer.from(JSON.stringify({ ...customerEvent('x', 'c', 'n', 'created', Date.now()), specversion: '0.3' }))],
         ['wrong-type', Buffer.from(JSON.stringify(orderEvent(`${RUN}-wt`, 'o-1', 'c-1', 'created', 5, Date.now())))],
-        ['missing-fields', Buffer.from(JSON.stringify({ ...customerEvent(`${RUN}-mf`, 'c', 'n', 'created', Date.now()), data: { name: 'no id' } }))],
+        [
+          'missing-fields',
+          Buffer.from(JSON.stringify({ ...customerEvent(`${RUN}-mf`, 'c', 'n', 'created', Date.now()), data: { name: 'no id' } })),
+        ],
         ['oversized', Buffer.from(JSON.stringify(customerEvent(`${RUN}-big`, 'c-big', 'x'.repeat(100_000), 'created', Date.now())))],
       ];
       const cases: ErrorCase[] = [];
@@ -218,16 +299,26 @@ describe('stream tier', () => {
       const dlq = await TopicRecorder.start(brokers, topics.customerDeadLetter);
       try {
         const inBefore = await counterOf(await service.metricsText(), 'bss_stream_events_in_total');
-        await sendAll(brokers, topics.customer, cases.map((c) => ({ key: c.key, value: c.bytes })));
+        await sendAll(
+          brokers,
+          topics.customer,
+          cases.map((c) => ({ key: c.key, value: c.bytes })),
+        );
         await expect
-          .poll(async () => (await counterOf(await service.metricsText(), 'bss_stream_events_in_total')) - inBefore, { timeout: 30_000, interval: 250 })
+          .poll(async () => (await counterOf(await service.metricsText(), 'bss_stream_events_in_total')) - inBefore, {
+            timeout: 30_000,
+            interval: 250,
+          })
           .toBeGreaterThanOrEqual(cases.length);
         await caughtUp(out, () => true, 15_000);
         await caughtUp(dlq, () => true, 15_000);
         const up = await service.healthy();
         const outputs = outputsOf(out.records);
         const deadLetters = dlq.records.map((r) => ({ key: r.key, value: r.value, reason: r.headers['bss-dlq-reason'] }));
-        return { verdict: errorsVerdict(cases, outputs, deadLetters, up), deadLetters: dlq.records.map((r) => ({ key: r.key, headers: r.headers, bytes: r.value.length })) };
+        return {
+          verdict: errorsVerdict(cases, outputs, deadLetters, up),
+          deadLetters: dlq.records.map((r) => ({ key: r.key, headers: r.headers, bytes: r.value.length })),
+        };
       } finally {
         await out.stop();
         await dlq.stop();
@@ -252,7 +343,13 @@ describe('stream tier', () => {
     const warmUpMs = byProfile({ quick: 2_000, nightly: 5_000, release: 10_000 });
     const { keys, partitionOf } = keyRing(30, 'lat');
     /** One open-loop run against a pipeline; latency per event from its first output. */
-    const measure = async (topics: StreamTopics, rate: number, ms: number, warmUp: number, tag: string): Promise<LatencyRun & { lateTicks: number }> => {
+    const measure = async (
+      topics: StreamTopics,
+      rate: number,
+      ms: number,
+      warmUp: number,
+      tag: string,
+    ): Promise<LatencyRun & { lateTicks: number }> => {
       await using out = await TopicRecorder.start(brokers, topics.analytics);
       progress('latency', `${tag}: ${rate} events/s for ${ms / 1000} s`);
       const loop = await openLoop({
@@ -286,7 +383,13 @@ describe('stream tier', () => {
       void shipped;
     }
     const result = latencyVerdict(runs, LATENCY_BOUND_MS);
-    recordVerdict(result.verdict, { profile: PROFILE, durationMs, warmUpMs, figures: result.figures, lateTicks: runs.map((r) => r.lateTicks) });
+    recordVerdict(result.verdict, {
+      profile: PROFILE,
+      durationMs,
+      warmUpMs,
+      figures: result.figures,
+      lateTicks: runs.map((r) => r.lateTicks),
+    });
     writeRunFile('benchmark/streams-latency.json', { environment: describeEnvironment(), profile: PROFILE, figures: result.figures });
 
     // Negative control: the same processor slowed by 150 ms per event, at a rate it can keep up with.
@@ -306,19 +409,35 @@ describe('stream tier', () => {
     expect(result.verdict.status, result.verdict.measured).toBe('met');
   });
 
-  test('streams.throughput: highest rate each processor sustains with p99 < 100 ms, driven by kafka-producer-perf-test, CPU recorded', async ({ topology }) => {
+  test('streams.throughput: highest rate each processor sustains with p99 < 100 ms, driven by kafka-producer-perf-test, CPU recorded', async ({
+    topology,
+  }) => {
     const kafka = kafkaOf(topology);
     const brokers = kafka.bootstrapServers();
-    const rates = byProfile({ quick: [1_000, 3_000, 10_000], nightly: [1_000, 2_000, 3_000, 5_000, 7_500, 10_000, 15_000], release: [1_000, 2_000, 3_000, 5_000, 7_500, 10_000, 15_000, 20_000] });
+    const rates = byProfile({
+      quick: [1_000, 3_000, 10_000],
+      nightly: [1_000, 2_000, 3_000, 5_000, 7_500, 10_000, 15_000],
+      release: [1_000, 2_000, 3_000, 5_000, 7_500, 10_000, 15_000, 20_000],
+    });
     const windowMs = byProfile({ quick: 6_000, nightly: 20_000, release: 30_000 });
     const steps: ThroughputStep[] = [];
     const toolBroker = kafka.brokers[0]!;
     const payloads = {
-      'customer-analytics': Array.from({ length: 500 }, (_, i) => JSON.stringify(customerEvent(`${RUN}-perf-${i}`, `cust-perf-${i}`, `Perf ${i}`, CUSTOMER_KINDS[i % 3]!, Date.now()))),
-      'order-processor': Array.from({ length: 500 }, (_, i) => JSON.stringify(orderEvent(`${RUN}-perf-${i}`, `order-perf-${i}`, `cust-${i % 50}`, ORDER_STATUSES[i % 4]!, 10 + (i % 90), Date.now()))),
+      'customer-analytics': Array.from({ length: 500 }, (_, i) =>
+        JSON.stringify(customerEvent(`${RUN}-perf-${i}`, `cust-perf-${i}`, `Perf ${i}`, CUSTOMER_KINDS[i % 3]!, Date.now())),
+      ),
+      'order-processor': Array.from({ length: 500 }, (_, i) =>
+        JSON.stringify(
+          orderEvent(`${RUN}-perf-${i}`, `order-perf-${i}`, `cust-${i % 50}`, ORDER_STATUSES[i % 4]!, 10 + (i % 90), Date.now()),
+        ),
+      ),
     } as const;
     await toolBroker.copyContentToContainer(
-      Object.entries(payloads).map(([name, lines]) => ({ content: `${lines.join('\n')}\n`, target: `/tmp/bss-perf/${name}.txt`, mode: 0o644 })),
+      Object.entries(payloads).map(([name, lines]) => ({
+        content: `${lines.join('\n')}\n`,
+        target: `/tmp/bss-perf/${name}.txt`,
+        mode: 0o644,
+      })),
     );
     for (const name of ['customer-analytics', 'order-processor'] as const) {
       const input = name === 'customer-analytics' ? SHIPPED_TOPICS.customer : SHIPPED_TOPICS.order;
@@ -341,7 +460,11 @@ describe('stream tier', () => {
             const key = keys[n % keys.length]!;
             const id = `${RUN}-probe-${name}-${rate}-${n}`;
             const value = (at: number) =>
-              JSON.stringify(name === 'customer-analytics' ? customerEvent(id, key, 'Probe', 'updated', at) : orderEvent(id, key, 'cust-probe', 'paid', 1, at));
+              JSON.stringify(
+                name === 'customer-analytics'
+                  ? customerEvent(id, key, 'Probe', 'updated', at)
+                  : orderEvent(id, key, 'cust-probe', 'paid', 1, at),
+              );
             return { key, id, value };
           },
         });
@@ -370,7 +493,13 @@ describe('stream tier', () => {
           .catch(() => undefined);
         const first = new Map<string, number>();
         for (const o of outputsOf(out.records)) if (ids.has(o.inputId) && !first.has(o.inputId)) first.set(o.inputId, o.receivedAt);
-        const latency = latencyVerdict([{ ratePerSecond: rate, sent: sent.length, latenciesMs: sent.filter((e) => first.has(e.id)).map((e) => first.get(e.id)! - e.intendedAt) }]);
+        const latency = latencyVerdict([
+          {
+            ratePerSecond: rate,
+            sent: sent.length,
+            latenciesMs: sent.filter((e) => first.has(e.id)).map((e) => first.get(e.id)! - e.intendedAt),
+          },
+        ]);
         const figures = latency.figures[0]!;
         const step: ThroughputStep = {
           processor: name,
@@ -383,9 +512,15 @@ describe('stream tier', () => {
           cpu: result.cpu,
         };
         steps.push(step);
-        progress('throughput', `${name} @${rate}: in ${step.inputRate}/s, out ${step.outputRate}/s, probe p99 ${figures.p99} ms, CPU ${JSON.stringify(step.cpu)}`);
+        progress(
+          'throughput',
+          `${name} @${rate}: in ${step.inputRate}/s, out ${step.outputRate}/s, probe p99 ${figures.p99} ms, CPU ${JSON.stringify(step.cpu)}`,
+        );
         // Let the backlog drain (bounded) so the next step starts clean.
-        await expect.poll(async () => (await endOffsets(brokers, SHIPPED_TOPICS.analytics)).size > 0 && (await out.caughtUp()), { timeout: 30_000 }).toBe(true).catch(() => undefined);
+        await expect
+          .poll(async () => (await endOffsets(brokers, SHIPPED_TOPICS.analytics)).size > 0 && (await out.caughtUp()), { timeout: 30_000 })
+          .toBe(true)
+          .catch(() => undefined);
         if (!stepSustained(step, LATENCY_BOUND_MS)) break;
       }
     }
@@ -393,7 +528,10 @@ describe('stream tier', () => {
     writeRunFile('benchmark/streams-throughput.json', { environment: describeEnvironment(), profile: PROFILE, steps });
     // The 10,000/s claim may be out of reach on 2 shared cores: the verdict then says so with the figure.
     expect(['met', 'not met']).toContain(result.status);
-    expect(steps.some((s) => stepSustained(s, LATENCY_BOUND_MS)), 'no step sustained at all: the pipeline is broken, not slow').toBe(true);
+    expect(
+      steps.some((s) => stepSustained(s, LATENCY_BOUND_MS)),
+      'no step sustained at all: the pipeline is broken, not slow',
+    ).toBe(true);
   });
 
   test('streams.fault-tolerance: SIGKILL of one of two instances, a graceful stop and a broker kill lose nothing; recovery timed; commit-before-produce is caught', async ({
@@ -437,12 +575,25 @@ describe('stream tier', () => {
       const { sent } = await loop;
       const ids = new Set(sent.map((e) => e.id));
       await expect
-        .poll(() => new Set(outputsOf(out.records).filter((o) => ids.has(o.inputId)).map((o) => o.inputId)).size, { timeout: 45_000, interval: 500 })
+        .poll(
+          () =>
+            new Set(
+              outputsOf(out.records)
+                .filter((o) => ids.has(o.inputId))
+                .map((o) => o.inputId),
+            ).size,
+          { timeout: 45_000, interval: 500 },
+        )
         .toBeGreaterThanOrEqual(sent.length)
         .catch(() => undefined);
       return { sent, outputs: outputsOf(out.records).filter((o) => ids.has(o.inputId)) };
     };
-    const recovered = async (faultAt: number, sentSoFar: () => SentEvent[], outputs: () => ReturnType<typeof outputsOf>, boundS: number) => {
+    const recovered = async (
+      faultAt: number,
+      sentSoFar: () => SentEvent[],
+      outputs: () => ReturnType<typeof outputsOf>,
+      boundS: number,
+    ) => {
       await expect
         .poll(() => recoverySeconds(faultAt, sentSoFar(), outputs(), partitions), { timeout: (boundS + 20) * 1000, interval: 250 })
         .toBeLessThan(Number.POSITIVE_INFINITY)
@@ -487,13 +638,21 @@ describe('stream tier', () => {
           progress('fault-tolerance', 'SIGKILL customer-analytics-a');
           let at = nowMs();
           await kill(a.container);
-          phases.push({ name: 'sigkill', recoverySeconds: await recovered(at, liveSent, liveOut, SIGKILL_RECOVERY_BOUND_S), recoveryBoundSeconds: SIGKILL_RECOVERY_BOUND_S });
+          phases.push({
+            name: 'sigkill',
+            recoverySeconds: await recovered(at, liveSent, liveOut, SIGKILL_RECOVERY_BOUND_S),
+            recoveryBoundSeconds: SIGKILL_RECOVERY_BOUND_S,
+          });
           c = await instance('customer-analytics-c');
           await expect.poll(() => liveOut().length, { timeout: 30_000 }).toBeGreaterThan(liveSent().length - 400);
           progress('fault-tolerance', 'graceful stop of customer-analytics-b');
           at = nowMs();
           await gracefulStop(b.container);
-          phases.push({ name: 'graceful-stop', recoverySeconds: await recovered(at, liveSent, liveOut, GRACEFUL_RECOVERY_BOUND_S), recoveryBoundSeconds: GRACEFUL_RECOVERY_BOUND_S });
+          phases.push({
+            name: 'graceful-stop',
+            recoverySeconds: await recovered(at, liveSent, liveOut, GRACEFUL_RECOVERY_BOUND_S),
+            recoveryBoundSeconds: GRACEFUL_RECOVERY_BOUND_S,
+          });
           progress('fault-tolerance', 'SIGKILL broker kafka-2, then start it again');
           const broker = kafka.brokers[1]!;
           at = nowMs();
@@ -509,7 +668,15 @@ describe('stream tier', () => {
         const { sent } = await loop;
         const ids = new Set(sent.map((e) => e.id));
         await expect
-          .poll(() => new Set(liveOut().filter((o) => ids.has(o.inputId)).map((o) => o.inputId)).size, { timeout: 45_000, interval: 500 })
+          .poll(
+            () =>
+              new Set(
+                liveOut()
+                  .filter((o) => ids.has(o.inputId))
+                  .map((o) => o.inputId),
+              ).size,
+            { timeout: 45_000, interval: 500 },
+          )
           .toBeGreaterThanOrEqual(sent.length)
           .catch(() => undefined);
         return { sent, outputs: liveOut().filter((o) => ids.has(o.inputId)) };
@@ -522,7 +689,12 @@ describe('stream tier', () => {
         sessionTimeoutMs: 6_000,
         heartbeatIntervalMs: 1_000,
       });
-      writeRunFile('benchmark/streams-fault-tolerance.json', { environment: describeEnvironment(), phases, duplicates: delivery.duplicates, gaps: delivery.gaps });
+      writeRunFile('benchmark/streams-fault-tolerance.json', {
+        environment: describeEnvironment(),
+        phases,
+        duplicates: delivery.duplicates,
+        gaps: delivery.gaps,
+      });
 
       // Negative control: two instances that commit before producing (slowed so a batch is always in flight), one SIGKILLed.
       const broken = { TEST_COMMIT_BEFORE_PRODUCE: '1', TEST_PROCESSING_DELAY_MS: '300', GROUP_ID: `neg-cbp-${RUN}` };
@@ -534,7 +706,11 @@ describe('stream tier', () => {
           await kill(x.container);
         });
         const controlDelivery = auditDelivery(controlRun.sent, controlRun.outputs);
-        const control = recordVerdict(faultToleranceVerdict(controlDelivery, []), { delivery: { ...controlDelivery, lost: controlDelivery.lost.slice(0, 50) } }, 'commit-before-produce');
+        const control = recordVerdict(
+          faultToleranceVerdict(controlDelivery, []),
+          { delivery: { ...controlDelivery, lost: controlDelivery.lost.slice(0, 50) } },
+          'commit-before-produce',
+        );
         expect(control.status, control.measured).toBe('not met');
       } finally {
         await x.stop();
@@ -561,9 +737,15 @@ describe('stream tier', () => {
       waitFor: /does not exist/,
     });
     try {
-      const lines = (await logsOf(unreachable.container)).split('\n').filter((l) => l.includes('order-processor:') && !l.includes('kafka warning'));
+      const lines = (await logsOf(unreachable.container))
+        .split('\n')
+        .filter((l) => l.includes('order-processor:') && !l.includes('kafka warning'));
       expect(lines.filter((l) => /no Kafka broker answers at nowhere-1:9092,nowhere-2:9092 \(attempt \d\/3/.test(l))).toHaveLength(2);
-      expect(lines.some((l) => /gave up: no Kafka broker answered at nowhere-1:9092,nowhere-2:9092 after 3 attempts .*check KAFKA_BROKERS/.test(l))).toBe(true);
+      expect(
+        lines.some((l) =>
+          /gave up: no Kafka broker answered at nowhere-1:9092,nowhere-2:9092 after 3 attempts .*check KAFKA_BROKERS/.test(l),
+        ),
+      ).toBe(true);
       expect(await logsOf(missing.container)).toMatch(/topic bss\.no-such\.events does not exist on .*create it/);
     } finally {
       await unreachable.stop();
