@@ -92,6 +92,18 @@ async function processor(topology: Topology, options: ProcessorOptions) {
   return started;
 }
 
+/** Starts several processors at once; if one fails, the others are stopped before the error is thrown. */
+async function processors(topology: Topology, ...all: ProcessorOptions[]) {
+  const outcomes = await Promise.allSettled(all.map((options) => processor(topology, options)));
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  const started = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+  if (failed) {
+    await Promise.allSettled(started.map((p) => p.stop()));
+    throw failed.reason;
+  }
+  return started;
+}
+
 /** Waits (bounded) until the recorder holds everything written to its topic so far. */
 async function caughtUp(recorder: TopicRecorder, until: () => boolean | Promise<boolean>, timeout = 60_000): Promise<void> {
   await expect.poll(async () => (await until()) && (await recorder.caughtUp()), { timeout, interval: 250 }).toBe(true);
@@ -139,13 +151,18 @@ describe('stream tier', () => {
         key: keys[i % keys.length]!,
         input: customerEvent(`${RUN}-${tag}-${i}`, keys[i % keys.length]!, `Customer ${i} Ünïcode`, CUSTOMER_KINDS[i % 3]!, Date.now()),
       })).map((c) => ({ ...c, topic: topics.customer }));
-    await using shipped = await processor(topology, { processor: 'customer-analytics' });
-    await using broken = await processor(topology, {
-      processor: 'customer-analytics',
-      alias: 'customer-analytics-wrong-type',
-      topics: wrong,
-      environment: { GROUP_ID: `neg-type-${RUN}`, TEST_OUTPUT_TYPE: 'customer.analytic' },
-    });
+    const [shippedStarted, brokenStarted] = await processors(
+      topology,
+      { processor: 'customer-analytics' },
+      {
+        processor: 'customer-analytics',
+        alias: 'customer-analytics-wrong-type',
+        topics: wrong,
+        environment: { GROUP_ID: `neg-type-${RUN}`, TEST_OUTPUT_TYPE: 'customer.analytic' },
+      },
+    );
+    await using shipped = shippedStarted!;
+    await using broken = brokenStarted!;
     void [shipped, broken]; // running until the test ends
     await using out = await TopicRecorder.start(brokers, SHIPPED_TOPICS.analytics);
     await using wrongOut = await TopicRecorder.start(brokers, wrong.analytics);
@@ -193,13 +210,18 @@ describe('stream tier', () => {
           ),
         };
       });
-    await using shipped = await processor(topology, { processor: 'order-processor' });
-    await using broken = await processor(topology, {
-      processor: 'order-processor',
-      alias: 'order-processor-wrong-source',
-      topics: wrong,
-      environment: { GROUP_ID: `neg-source-${RUN}`, TEST_OUTPUT_SOURCE: 'urn:bss:stream:order-processr' },
-    });
+    const [shippedStarted, brokenStarted] = await processors(
+      topology,
+      { processor: 'order-processor' },
+      {
+        processor: 'order-processor',
+        alias: 'order-processor-wrong-source',
+        topics: wrong,
+        environment: { GROUP_ID: `neg-source-${RUN}`, TEST_OUTPUT_SOURCE: 'urn:bss:stream:order-processr' },
+      },
+    );
+    await using shipped = shippedStarted!;
+    await using broken = brokenStarted!;
     void broken; // running until the test ends
     const before = parsePrometheusText(await shipped.metricsText());
     await using out = await TopicRecorder.start(brokers, SHIPPED_TOPICS.analytics);
@@ -287,13 +309,18 @@ describe('stream tier', () => {
       }
       return cases;
     };
-    await using shipped = await processor(topology, { processor: 'customer-analytics' });
-    await using broken = await processor(topology, {
-      processor: 'customer-analytics',
-      alias: 'customer-analytics-dropping',
-      topics: dropping,
-      environment: { GROUP_ID: `neg-drop-${RUN}`, TEST_DROP_ONE_IN: '7' },
-    });
+    const [shippedStarted, brokenStarted] = await processors(
+      topology,
+      { processor: 'customer-analytics' },
+      {
+        processor: 'customer-analytics',
+        alias: 'customer-analytics-dropping',
+        topics: dropping,
+        environment: { GROUP_ID: `neg-drop-${RUN}`, TEST_DROP_ONE_IN: '7' },
+      },
+    );
+    await using shipped = shippedStarted!;
+    await using broken = brokenStarted!;
     const run = async (topics: StreamTopics, cases: ErrorCase[], service: typeof shipped) => {
       const out = await TopicRecorder.start(brokers, topics.analytics);
       const dlq = await TopicRecorder.start(brokers, topics.customerDeadLetter);
