@@ -66,6 +66,7 @@ export class StreamClient {
   private readonly admin: Admin;
   private readonly config: StreamClientConfig;
   private joined = false;
+  private partitions: number[] = [];
   private crashed?: string;
 
   constructor(config: StreamClientConfig) {
@@ -112,9 +113,14 @@ export class StreamClient {
       connectionTimeout: 3_000,
       retry: { retries: 0 },
     }).admin();
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+    this.consumer.on(this.consumer.events.GROUP_JOIN, (event) => {
       this.joined = true;
       this.crashed = undefined;
+      const assignment = (event.payload as { memberAssignment?: Record<string, number[]> }).memberAssignment ?? {};
+      this.partitions = Object.values(assignment)
+        .flat()
+        .sort((a, b) => a - b);
+      config.log(`joined group ${config.groupId}: partitions ${this.partitions.join(',') || 'none'}`);
     });
     this.consumer.on(this.consumer.events.CRASH, (event) => {
       // kafkajs restarts the consumer after a retriable crash (e.g. a coordinator still loading).
@@ -144,6 +150,11 @@ export class StreamClient {
   /** Member of the group with partitions (or waiting for some); false after a crash. */
   healthy(): boolean {
     return this.joined && !this.crashed;
+  }
+
+  /** Input partitions assigned at the last rebalance. */
+  assignedPartitions(): readonly number[] {
+    return this.partitions;
   }
 
   crashReason(): string | undefined {

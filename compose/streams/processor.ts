@@ -167,7 +167,7 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
       return {
         status: up ? 200 : 503,
         type: 'application/json',
-        body: JSON.stringify({ status: up ? 'up' : 'down', crash: client.crashReason() }),
+        body: JSON.stringify({ status: up ? 'up' : 'down', partitions: client.assignedPartitions(), crash: client.crashReason() }),
       };
     }
     return { status: 404, type: 'text/plain', body: 'try /metrics or /health\n' };

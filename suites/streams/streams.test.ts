@@ -113,6 +113,36 @@ async function counterOf(metrics: string, name: string): Promise<number> {
   return [...parsePrometheusText(metrics)].filter(([k]) => k === name || k.startsWith(`${name}{`)).reduce((n, [, v]) => n + v, 0);
 }
 
+/**
+ * Warm-up before measuring: a trickle of events until one comes out (bounded), so a processor's
+ * first group join or a coordinator still loading is not counted as the pipeline's latency.
+ */
+async function pipelineFlowing(brokers: readonly string[], topics: StreamTopics, out: TopicRecorder, tag: string): Promise<void> {
+  const abort = new AbortController();
+  const { keys, partitionOf } = keyRing(3, tag);
+  const trickle = openLoop({
+    brokers,
+    topic: topics.customer,
+    ratePerSecond: 5,
+    durationMs: 60_000,
+    partitionOf,
+    signal: abort.signal,
+    event: (n) => {
+      const id = `${RUN}-${tag}-${n}`;
+      const key = keys[n % 3]!;
+      return { key, id, value: (at) => JSON.stringify(customerEvent(id, key, 'Warm-up', 'updated', at)) };
+    },
+  });
+  try {
+    await expect
+      .poll(() => outputsOf(out.records).some((o) => o.inputId.startsWith(`${RUN}-${tag}-`)), { timeout: 60_000, interval: 200 })
+      .toBe(true);
+  } finally {
+    abort.abort();
+    await trickle;
+  }
+}
+
 describe('stream tier', () => {
   test('streams.topics: 3 partitions, replication factor 3, all replicas in sync, min.insync.replicas 2 (read with kafka-topics)', async ({
     topology,
@@ -378,6 +408,7 @@ describe('stream tier', () => {
       tag: string,
     ): Promise<LatencyRun & { lateTicks: number }> => {
       await using out = await TopicRecorder.start(brokers, topics.analytics);
+      await pipelineFlowing(brokers, topics, out, `${tag}-warm`);
       progress('latency', `${tag}: ${rate} events/s for ${ms / 1000} s`);
       const loop = await openLoop({
         brokers,
@@ -556,8 +587,8 @@ describe('stream tier', () => {
     // The 10,000/s claim may be out of reach on 2 shared cores: the verdict then says so with the figure.
     expect(['met', 'not met']).toContain(result.status);
     expect(
-      steps.some((s) => stepSustained(s, LATENCY_BOUND_MS)),
-      'no step sustained at all: the pipeline is broken, not slow',
+      steps.every((s) => s.outputRate > 0),
+      'a step produced no output at all: the pipeline is broken, not slow',
     ).toBe(true);
   });
 
@@ -662,7 +693,14 @@ describe('stream tier', () => {
         liveOut = () => outputsOf(out.records);
         try {
           await expect.poll(() => liveOut().length, { timeout: 30_000 }).toBeGreaterThan(400);
-          progress('fault-tolerance', 'SIGKILL customer-analytics-a');
+          // Both instances must own input partitions, or killing one proves nothing.
+          await expect
+            .poll(async () => [(await a.partitions()).length, (await b.partitions()).length].every((n) => n > 0), {
+              timeout: 30_000,
+              interval: 500,
+            })
+            .toBe(true);
+          progress('fault-tolerance', `SIGKILL customer-analytics-a (partitions ${(await a.partitions()).join(',')})`);
           let at = nowMs();
           await kill(a.container);
           phases.push({
@@ -672,7 +710,13 @@ describe('stream tier', () => {
           });
           c = await instance('customer-analytics-c');
           await expect.poll(() => liveOut().length, { timeout: 30_000 }).toBeGreaterThan(liveSent().length - 400);
-          progress('fault-tolerance', 'graceful stop of customer-analytics-b');
+          await expect
+            .poll(async () => [(await b.partitions()).length, (await c!.partitions()).length].every((n) => n > 0), {
+              timeout: 30_000,
+              interval: 500,
+            })
+            .toBe(true);
+          progress('fault-tolerance', `graceful stop of customer-analytics-b (partitions ${(await b.partitions()).join(',')})`);
           at = nowMs();
           await gracefulStop(b.container);
           phases.push({
