@@ -479,6 +479,7 @@ describe('stream tier', () => {
     });
     const windowMs = byProfile({ quick: 6_000, nightly: 20_000, release: 30_000 });
     const steps: ThroughputStep[] = [];
+    const toolSummaries: unknown[] = [];
     const toolBroker = kafka.brokers[0]!;
     const payloads = {
       'customer-analytics': Array.from({ length: 500 }, (_, i) =>
@@ -570,6 +571,7 @@ describe('stream tier', () => {
           cpu: result.cpu,
         };
         steps.push(step);
+        toolSummaries.push({ processor: name, rate, summary: result.toolSummary, probe: figures });
         progress(
           'throughput',
           `${name} @${rate}: in ${step.inputRate}/s, out ${step.outputRate}/s, probe p99 ${figures.p99} ms, CPU ${JSON.stringify(step.cpu)}`,
@@ -582,8 +584,13 @@ describe('stream tier', () => {
         if (!stepSustained(step, LATENCY_BOUND_MS)) break;
       }
     }
-    const result = recordVerdict(throughputVerdict(steps, CLAIMED_RATE, LATENCY_BOUND_MS), { profile: PROFILE, windowMs, steps });
-    writeRunFile('benchmark/streams-throughput.json', { environment: describeEnvironment(), profile: PROFILE, steps });
+    const result = recordVerdict(throughputVerdict(steps, CLAIMED_RATE, LATENCY_BOUND_MS), {
+      profile: PROFILE,
+      windowMs,
+      steps,
+      toolSummaries,
+    });
+    writeRunFile('benchmark/streams-throughput.json', { environment: describeEnvironment(), profile: PROFILE, steps, toolSummaries });
     // The 10,000/s claim may be out of reach on 2 shared cores: the verdict then says so with the figure.
     expect(['met', 'not met']).toContain(result.status);
     expect(
