@@ -161,7 +161,7 @@ export class StreamClient {
     return this.crashed;
   }
 
-  async run(topic: string, concurrency: number, onBatch: (batch: Batch, context: BatchContext) => Promise<void>): Promise<void> {
+  async run(topic: string, concurrency: number, onBatch: (batch: Batch, context: BatchContext) => Promise<boolean>): Promise<void> {
     await this.consumer.subscribe({ topic, fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
@@ -177,13 +177,14 @@ export class StreamClient {
           headers: headersOf(m.headers),
           timestamp: Number(m.timestamp),
         }));
-        await onBatch(
+        const handled = await onBatch(
           { topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark },
           { heartbeat, isRunning, isStale },
         );
-        // Lets kafkajs skip what was handled if the batch is refetched; commits are explicit.
+        // Only a batch whose outputs were acknowledged and whose offset was committed may be skipped
+        // on refetch; one abandoned because of a rebalance must be read again, or it would be lost.
         const last = records.at(-1);
-        if (last) resolveOffset(last.offset);
+        if (handled && last) resolveOffset(last.offset);
       },
     });
   }

@@ -222,7 +222,7 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
   await client.connect();
 
   let seen = 0;
-  const handle = async (batch: Batch, context: { heartbeat(): Promise<void>; isStale(): boolean }): Promise<void> => {
+  const handle = async (batch: Batch, context: { heartbeat(): Promise<void>; isStale(): boolean }): Promise<boolean> => {
     const outputs: OutRecord[] = [];
     const produced: Array<CloudEvent<D>> = [];
     const reasons: string[] = [];
@@ -262,7 +262,7 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
       }
     }
     const last = batch.records.at(-1);
-    if (!last || context.isStale()) return;
+    if (!last || context.isStale()) return false;
     const next = (BigInt(last.offset) + 1n).toString();
     if (settings.test.commitBeforeProduce) {
       // Deliberately wrong (negative control): the position moves before the outputs exist.
@@ -281,6 +281,7 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
     for (const record of batch.records) latency.observe(Math.max(0, ackedAt - record.timestamp) / 1000);
     lag.set({ partition: String(batch.partition) }, Math.max(0, Number(BigInt(batch.highWatermark) - BigInt(next))));
     onAcknowledged?.(produced);
+    return true;
   };
 
   log(`consuming ${settings.inputTopic} → ${settings.outputTopic} (dead letters: ${settings.deadLetterTopic}) from ${client.describe()}`);
