@@ -8,7 +8,7 @@ const folder = runDir();
 
 export default defineConfig({
   test: {
-    include: ['suites/**/*.test.ts', 'fixtures/**/*.test.ts'],
+    include: ['suites/**/*.test.ts', 'fixtures/**/*.test.ts', 'compose/**/*.test.ts'],
     globalSetup: ['fixtures/vitest/global-setup.ts'],
     // In every worker: errors of failed tests lose their secrets before vitest reports them.
     setupFiles: ['fixtures/vitest/redact-errors.ts'],
