@@ -260,7 +260,9 @@ async function controlHandler(req: IncomingMessage, res: ServerResponse): Promis
   const command = body.value as Record<string, unknown>;
   const name = String(command?.command);
   const positive = (value: unknown, field: string, max: number): number | string =>
-    Number.isInteger(value) && (value as number) > 0 && (value as number) <= max ? (value as number) : `"${field}" must be an integer 1..${max}`;
+    Number.isInteger(value) && (value as number) > 0 && (value as number) <= max
+      ? (value as number)
+      : `"${field}" must be an integer 1..${max}`;
   switch (name) {
     case 'fail': {
       const n = positive(command.count, 'count', 10_000);
