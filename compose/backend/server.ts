@@ -245,7 +245,10 @@ function apiHandler(store: Store, publisher: Publisher | undefined) {
 
 // ---------- the control interface (harness only) ----------
 
-const COMMANDS = ['fail', 'reset', 'slow', 'health', 'clear', 'state'] as const;
+const COMMANDS = ['fail', 'reset', 'slow', 'refuse', 'health', 'clear', 'state'] as const;
+
+/** Set by main(): closes the API listener and its open connections for `ms`, so connects are refused. */
+let refuseFor: (ms: number) => void = () => undefined;
 
 async function controlHandler(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://control');
@@ -283,6 +286,12 @@ async function controlHandler(req: IncomingMessage, res: ServerResponse): Promis
       const delayMs = positive(command.delayMs, 'delayMs', 120_000);
       if (typeof n === 'string' || typeof delayMs === 'string') return send(res, 400, { error: typeof n === 'string' ? n : delayMs });
       state.faults.push({ kind: 'slow', remaining: n, delayMs: delayMs as number });
+      break;
+    }
+    case 'refuse': {
+      const ms = positive(command.ms, 'ms', 60_000);
+      if (typeof ms === 'string') return send(res, 400, { error: ms });
+      refuseFor(ms);
       break;
     }
     case 'health':
@@ -328,6 +337,12 @@ async function main(): Promise<void> {
     servers.push(tls);
     await listen(tls, Number(process.env.TLS_PORT), 'API over TLS');
   }
+  refuseFor = (ms) => {
+    const [plain] = servers;
+    plain!.close();
+    plain!.closeAllConnections();
+    setTimeout(() => void listen(plain!, PORT, 'API (accepting again)'), ms).unref();
+  };
   const control = createHttpServer(guarded(controlHandler));
   servers.push(control);
   await listen(control, CONTROL_PORT, 'control');

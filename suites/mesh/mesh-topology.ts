@@ -1,0 +1,65 @@
+/** The mesh tier as the suites start it: the shipped envoy.yaml and its one-change variants. */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as envoyConfig from '../../compose/envoy/variants.js';
+import { REPO_ROOT } from '#fixtures/run/run-folder.js';
+import { backendService } from '#fixtures/services/backend.js';
+import { envoyService } from '#fixtures/services/envoy.js';
+import { toxiproxyService } from '#fixtures/services/toxiproxy.js';
+import type { ServiceDefinition } from '#fixtures/topology/topology.js';
+import { envoyTlsFiles, type MeshCertificates } from './certificates.js';
+
+export const SHIPPED = readFileSync(join(REPO_ROOT, 'compose', 'envoy', 'envoy.yaml'), 'utf8');
+export const POSTGRES_LISTENER = 15432;
+export const SLOW_PROXY = 'backend';
+export const SLOW_PROXY_PORT = 18080;
+/** Test-only parameter: the same bucket refilling over 6 s instead of 60 s, so the refill is observed in seconds. */
+export const SHORT_FILL_SECONDS = 6;
+
+const unlimited = envoyConfig.withRateLimitEnabled(SHIPPED, 0);
+
+/** Envoy instance name → configuration; each differs from the shipped file by the change its name says. */
+export function meshConfigs(): Record<string, string> {
+  return {
+    envoy: SHIPPED,
+    'envoy-ratelimit': SHIPPED,
+    'envoy-refill': envoyConfig.withFillInterval(SHIPPED, SHORT_FILL_SECONDS),
+    // The shipped bucket (100 tokens, 10/min) admits at most 100 concurrent /api/ requests, so
+    // the circuit breaker (100) can only be reached with the limiter off: one change.
+    'envoy-unlimited': unlimited,
+    'envoy-pair': envoyConfig.withBackendEndpoints(SHIPPED, [
+      { address: 'backend', port: 8080 },
+      { address: 'backend-b', port: 8080 },
+    ]),
+    'envoy-slow': envoyConfig.withBackendEndpoints(SHIPPED, [{ address: 'toxiproxy', port: SLOW_PROXY_PORT }]),
+    // Negative controls.
+    'envoy-no-retries': envoyConfig.withNumRetries(SHIPPED, 0),
+    'envoy-cb-10000': envoyConfig.withCircuitBreakerLimit(unlimited, 10_000),
+    'envoy-unenforced': envoyConfig.withRateLimitEnforced(SHIPPED, 0),
+    'envoy-no-hsts': envoyConfig.withoutResponseHeader(SHIPPED, 'strict-transport-security'),
+  };
+}
+
+export function tlsConfigs(): Record<string, string> {
+  return {
+    'envoy-mtls': envoyConfig.withMtls(SHIPPED),
+    'envoy-tls-optional': envoyConfig.withMtls(SHIPPED, { requireClientCertificate: false }),
+  };
+}
+
+export function meshServices(certs: MeshCertificates): ServiceDefinition[] {
+  const tlsFiles = envoyTlsFiles(certs);
+  const envoys = Object.entries(meshConfigs()).map(([name, config]) =>
+    envoyService({ name, config, extraPorts: name === 'envoy' ? [POSTGRES_LISTENER] : [], dependsOn: ['backend'] }),
+  );
+  const tls = Object.entries(tlsConfigs()).map(([name, config]) =>
+    envoyService({ name, config, extraFiles: tlsFiles, dependsOn: ['backend'] }),
+  );
+  return [
+    backendService({ name: 'backend', tls: certs.backend }),
+    backendService({ name: 'backend-b' }),
+    toxiproxyService({ routes: [{ name: SLOW_PROXY, listenPort: SLOW_PROXY_PORT, upstream: 'backend:8080' }], dependsOn: ['backend'] }),
+    ...envoys,
+    ...tls,
+  ];
+}
