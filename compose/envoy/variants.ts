@@ -131,22 +131,57 @@ export function circuitBreakerLimits(text: string): CircuitBreakerLimits {
   };
 }
 
-export function healthCheckTiming(text: string): {
-  intervalMs: number;
-  unhealthyIntervalMs: number;
-  timeoutMs: number;
-  unhealthyThreshold: number;
-  healthyThreshold: number;
-} {
-  const hc = backendCluster(parseEnvoyConfig(text)).health_checks[0];
-  const interval = seconds(hc.interval)! * 1000;
+/**
+ * The active health check as Envoy reads it, every field that decides when the next check runs,
+ * with Envoy's defaults filled in (HealthCheckerImplBase's constructor): unhealthy_interval →
+ * interval, unhealthy_edge_interval → unhealthy_interval, healthy_edge_interval → interval,
+ * no_traffic_interval → 60 s, no_traffic_healthy_interval → no_traffic_interval, jitter → 0.
+ */
+export interface HealthCheckTiming {
+  readonly timeoutMs: number;
+  readonly intervalMs: number;
+  readonly unhealthyIntervalMs: number;
+  readonly unhealthyEdgeIntervalMs: number;
+  readonly healthyEdgeIntervalMs: number;
+  readonly noTrafficIntervalMs: number;
+  readonly noTrafficHealthyIntervalMs: number;
+  readonly intervalJitterMs: number;
+  readonly intervalJitterPercent: number;
+  readonly unhealthyThreshold: number;
+  readonly healthyThreshold: number;
+}
+
+export function healthCheckTiming(text: string): HealthCheckTiming {
+  const checks: Node[] | undefined = backendCluster(parseEnvoyConfig(text)).health_checks;
+  if (!checks?.length) throw new Error(`envoy.yaml: cluster "${BACKEND_CLUSTER}" has no health_checks`);
+  if (checks.length > 1) throw new Error(`envoy.yaml: cluster "${BACKEND_CLUSTER}" has ${checks.length} health checks; one is expected`);
+  const hc = checks[0];
+  const ms = (field: string, fallback?: number): number => {
+    const value = seconds(hc[field]);
+    if (value !== undefined) return value * 1000;
+    if (fallback === undefined) throw new Error(`envoy.yaml: health check field "${field}" is required`);
+    return fallback;
+  };
+  const interval = ms('interval');
+  const unhealthyInterval = ms('unhealthy_interval', interval);
+  const noTraffic = ms('no_traffic_interval', 60_000);
   return {
+    timeoutMs: ms('timeout'),
     intervalMs: interval,
-    unhealthyIntervalMs: (seconds(hc.unhealthy_interval) ?? interval / 1000) * 1000,
-    timeoutMs: seconds(hc.timeout)! * 1000,
+    unhealthyIntervalMs: unhealthyInterval,
+    unhealthyEdgeIntervalMs: ms('unhealthy_edge_interval', unhealthyInterval),
+    healthyEdgeIntervalMs: ms('healthy_edge_interval', interval),
+    noTrafficIntervalMs: noTraffic,
+    noTrafficHealthyIntervalMs: ms('no_traffic_healthy_interval', noTraffic),
+    intervalJitterMs: ms('interval_jitter', 0),
+    intervalJitterPercent: Number(hc.interval_jitter_percent ?? 0),
     unhealthyThreshold: Number(hc.unhealthy_threshold),
     healthyThreshold: Number(hc.healthy_threshold),
   };
+}
+
+export function adminPort(text: string): number {
+  return Number(parseEnvoyConfig(text).admin?.address?.socket_address?.port_value);
 }
 
 export function responseHeaders(text: string): string[] {
@@ -197,6 +232,30 @@ export function withoutResponseHeader(text: string, header: string): string {
     if (kept.length === mutations.length) throw new Error(`envoy.yaml: no response header "${header}" to drop`);
     filter.typed_config.mutations.response_mutations = kept;
   });
+}
+
+/** Active health checking removed from the backend cluster (outlier detection stays). */
+export function withoutHealthChecks(text: string): string {
+  return edit(text, (c) => {
+    const cluster = backendCluster(c);
+    if (!cluster.health_checks) throw new Error(`envoy.yaml: cluster "${BACKEND_CLUSTER}" has no health_checks to remove`);
+    delete cluster.health_checks;
+  });
+}
+
+/** The CORS allow list widened to every origin (a regex matching anything). */
+export function withCorsAnyOrigin(text: string): string {
+  return edit(text, (c) => {
+    const host = httpConnectionManager(c).route_config.virtual_hosts[0];
+    const cors = host.typed_per_filter_config?.['envoy.filters.http.cors'];
+    if (!cors) throw new Error('envoy.yaml: no CORS policy on the virtual host');
+    cors.allow_origin_string_match = [{ safe_regex: { regex: '.*' } }];
+  });
+}
+
+/** The admin listener on another port. */
+export function withAdminPort(text: string, port: number): string {
+  return edit(text, (c) => void (c.admin.address.socket_address.port_value = port));
 }
 
 export function withBackendEndpoints(text: string, endpoints: ReadonlyArray<{ address: string; port: number }>): string {

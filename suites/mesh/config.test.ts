@@ -17,7 +17,7 @@ describe('mesh tier: configuration', () => {
     const certs = generateMeshCertificates(['envoy-mtls']);
     const results = await validateEnvoyConfigs({ ...meshConfigs(), ...tlsConfigs() }, envoyTlsFiles(certs));
     for (const [name, result] of Object.entries(results)) expect(result.ok, `${name}: ${result.output}`).toBe(true);
-    expect(Object.keys(results).length).toBeGreaterThanOrEqual(12);
+    expect(Object.keys(results).length).toBeGreaterThanOrEqual(16);
   });
 
   it('each variant changes only what its name says', () => {
@@ -61,6 +61,35 @@ describe('mesh tier: configuration', () => {
       perTryTimeoutMs: 2000,
     });
     expect(() => envoyConfig.withoutResponseHeader(SHIPPED, 'x-not-there')).toThrow(/no response header "x-not-there"/);
+    expect(() => envoyConfig.healthCheckTiming(envoyConfig.withoutHealthChecks(SHIPPED))).toThrow(/has no health_checks/);
+    expect(envoyConfig.parseEnvoyConfig(envoyConfig.withCorsAnyOrigin(SHIPPED)).static_resources).toBeDefined();
+    expect(envoyConfig.withCorsAnyOrigin(SHIPPED)).toContain('regex: .*');
+    expect(envoyConfig.adminPort(SHIPPED)).toBe(15000);
+    expect(envoyConfig.adminPort(envoyConfig.withAdminPort(SHIPPED, 15001))).toBe(15001);
+    // Every field that decides when Envoy's health checks run, defaults filled in as Envoy does.
+    expect(envoyConfig.healthCheckTiming(SHIPPED)).toEqual({
+      timeoutMs: 1000,
+      intervalMs: 10_000,
+      unhealthyIntervalMs: 2000,
+      unhealthyEdgeIntervalMs: 2000,
+      healthyEdgeIntervalMs: 10_000,
+      noTrafficIntervalMs: 10_000,
+      noTrafficHealthyIntervalMs: 10_000,
+      intervalJitterMs: 0,
+      intervalJitterPercent: 0,
+      unhealthyThreshold: 2,
+      healthyThreshold: 1,
+    });
+    // Each variant differs from the shipped file in one place: the rest of the tree is unchanged.
+    const rest = (text: string, drop: (c: ReturnType<typeof envoyConfig.parseEnvoyConfig>) => void) => {
+      const c = envoyConfig.parseEnvoyConfig(text);
+      drop(c);
+      return c;
+    };
+    const withoutHc = (c: ReturnType<typeof envoyConfig.parseEnvoyConfig>) => void delete c.static_resources.clusters[0].health_checks;
+    expect(rest(envoyConfig.withoutHealthChecks(SHIPPED), withoutHc)).toEqual(rest(SHIPPED, withoutHc));
+    const withoutAdmin = (c: ReturnType<typeof envoyConfig.parseEnvoyConfig>) => void delete c.admin;
+    expect(rest(envoyConfig.withAdminPort(SHIPPED, 15001), withoutAdmin)).toEqual(rest(SHIPPED, withoutAdmin));
   });
 
   it('the mTLS variant renders from the command line as the README says', () => {

@@ -16,7 +16,15 @@ export const SLOW_PROXY_PORT = 18080;
 /** Test-only parameter: the same bucket refilling over 6 s instead of 60 s, so the refill is observed in seconds. */
 export const SHORT_FILL_SECONDS = 6;
 
+/** The document's other admin port, where the shipped file does not put the admin interface. */
+export const OTHER_ADMIN_PORT = 15001;
+
 const unlimited = envoyConfig.withRateLimitEnabled(SHIPPED, 0);
+const pair = (config: string): string =>
+  envoyConfig.withBackendEndpoints(config, [
+    { address: 'backend', port: 8080 },
+    { address: 'backend-b', port: 8080 },
+  ]);
 
 /** Envoy instance name → configuration; each differs from the shipped file by the change its name says. */
 export function meshConfigs(): Record<string, string> {
@@ -27,16 +35,18 @@ export function meshConfigs(): Record<string, string> {
     // The shipped bucket (100 tokens, 10/min) admits at most 100 concurrent /api/ requests, so
     // the circuit breaker (100) can only be reached with the limiter off: one change.
     'envoy-unlimited': unlimited,
-    'envoy-pair': envoyConfig.withBackendEndpoints(SHIPPED, [
-      { address: 'backend', port: 8080 },
-      { address: 'backend-b', port: 8080 },
-    ]),
+    'envoy-pair': pair(SHIPPED),
     'envoy-slow': envoyConfig.withBackendEndpoints(SHIPPED, [{ address: 'toxiproxy', port: SLOW_PROXY_PORT }]),
     // Negative controls.
     'envoy-no-retries': envoyConfig.withNumRetries(SHIPPED, 0),
     'envoy-cb-10000': envoyConfig.withCircuitBreakerLimit(unlimited, 10_000),
     'envoy-unenforced': envoyConfig.withRateLimitEnforced(SHIPPED, 0),
     'envoy-no-hsts': envoyConfig.withoutResponseHeader(SHIPPED, 'strict-transport-security'),
+    'envoy-cors-any': envoyConfig.withCorsAnyOrigin(SHIPPED),
+    'envoy-no-hc': envoyConfig.withoutHealthChecks(SHIPPED),
+    // The same change on the two-backend topology (the endpoints are the topology, not a second change).
+    'envoy-pair-no-hc': pair(envoyConfig.withoutHealthChecks(SHIPPED)),
+    'envoy-admin-15001': envoyConfig.withAdminPort(SHIPPED, OTHER_ADMIN_PORT),
   };
 }
 
@@ -50,7 +60,13 @@ export function tlsConfigs(): Record<string, string> {
 export function meshServices(certs: MeshCertificates): ServiceDefinition[] {
   const tlsFiles = envoyTlsFiles(certs);
   const envoys = Object.entries(meshConfigs()).map(([name, config]) =>
-    envoyService({ name, config, extraPorts: name === 'envoy' ? [POSTGRES_LISTENER] : [], dependsOn: ['backend'] }),
+    envoyService({
+      name,
+      config,
+      adminPort: envoyConfig.adminPort(config),
+      extraPorts: name === 'envoy' ? [POSTGRES_LISTENER] : [],
+      dependsOn: name.includes('pair') ? ['backend', 'backend-b'] : ['backend'],
+    }),
   );
   const tls = Object.entries(tlsConfigs()).map(([name, config]) =>
     envoyService({ name, config, extraFiles: tlsFiles, dependsOn: ['backend'] }),

@@ -3,13 +3,18 @@
  * beside it as negative controls. Envoy's counters are read as the difference of two snapshots.
  */
 import pg from 'pg';
-import { afterAll, describe, expect } from 'vitest';
+import { afterAll, describe, expect, vi } from 'vitest';
 import * as envoyConfig from '../../compose/envoy/variants.js';
 import {
+  adminVerdict,
+  type AccessLogEntry,
   circuitBreakingVerdict,
   corsVerdict,
+  type CorsCase,
   describeBuckets,
+  healthCheckBounds,
   healthChecksVerdict,
+  parseAccessLog,
   perTryTimeoutVerdict,
   rateLimitVerdict,
   refillAgrees,
@@ -20,7 +25,7 @@ import {
   statsDelta,
   tlsVerdict,
 } from '#fixtures/checks/mesh.js';
-import { metric } from '#fixtures/checks/metric.js';
+import { metric, type Timeline } from '#fixtures/checks/metric.js';
 import { verdict, withMetrics } from '#fixtures/checks/verdict.js';
 import { concurrentBurst, fastSequence, header, send, type HttpOperation } from '#fixtures/clients/http-probe.js';
 import { addLatency } from '#fixtures/faults/faults.js';
@@ -33,7 +38,16 @@ import type { StartedToxiproxy } from '#fixtures/services/toxiproxy.js';
 import type { Topology } from '#fixtures/topology/topology.js';
 import { topologyTest } from '#fixtures/vitest/topology-test.js';
 import { envoyTlsFiles, generateMeshCertificates } from './certificates.js';
-import { meshConfigs, meshServices, POSTGRES_LISTENER, SHIPPED, SHORT_FILL_SECONDS, SLOW_PROXY, tlsConfigs } from './mesh-topology.js';
+import {
+  meshConfigs,
+  meshServices,
+  OTHER_ADMIN_PORT,
+  POSTGRES_LISTENER,
+  SHIPPED,
+  SHORT_FILL_SECONDS,
+  SLOW_PROXY,
+  tlsConfigs,
+} from './mesh-topology.js';
 
 const certs = generateMeshCertificates(['envoy-mtls', 'envoy-tls-optional']);
 const test = topologyTest('mesh', [...meshServices(certs), postgresService()], {
@@ -56,6 +70,50 @@ const api = (e: StartedEnvoy, path = '/api/customers'): string => e.proxyUrl(pat
 const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 afterAll(() => printSummary('mesh'));
+
+/** The admin interface as a client finds it on 15000, and the ports listening inside the container. */
+async function adminProbe(e: StartedEnvoy) {
+  const answers: Record<string, number | undefined> = {};
+  for (const path of ['/ready', '/clusters', '/server_info', '/stats?format=json'])
+    answers[path] = (await send(e.url(path), { timeoutMs: 5_000 })).status;
+  const infoOp = await send(e.url('/server_info'), { timeoutMs: 5_000 });
+  const info = infoOp.status === 200 ? (JSON.parse(infoOp.body) as { state?: string; version?: string }) : {};
+  // Listening TCP ports inside the container (state 0A in /proc/net/tcp).
+  const tcp = (await e.container.exec(['cat', '/proc/net/tcp'])).output;
+  const listening = [...tcp.matchAll(/^\s*\d+: [0-9A-F]+:([0-9A-F]{4}) [0-9A-F]+:[0-9A-F]+ 0A/gm)].map((m) => Number.parseInt(m[1]!, 16));
+  return {
+    port: ENVOY_ADMIN_PORT,
+    otherPort: OTHER_ADMIN_PORT,
+    answers,
+    state: info.state,
+    version: info.version?.split('/')[1],
+    listening: [...new Set(listening)].sort((a, b) => a - b),
+  };
+}
+
+/** A preflight and a simple request from an allowed and from a refused origin. */
+async function corsCases(e: StartedEnvoy): Promise<CorsCase[]> {
+  const cases: CorsCase[] = [];
+  for (const [origin, allowed] of [
+    [ALLOWED_ORIGIN, true],
+    [REFUSED_ORIGIN, false],
+  ] as const) {
+    const preflight = await send(api(e), {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    });
+    const simple = await send(api(e), { headers: { origin } });
+    cases.push({
+      kind: 'preflight',
+      origin,
+      allowed,
+      status: preflight.status,
+      allowOrigin: header(preflight, 'access-control-allow-origin'),
+    });
+    cases.push({ kind: 'simple', origin, allowed, status: simple.status, allowOrigin: header(simple, 'access-control-allow-origin') });
+  }
+  return cases;
+}
 
 /** One retry case: inject the fault, send one request, read the client's answer, the backend's count and the counters. */
 async function retryCase(e: StartedEnvoy, b: StartedBackend, fault: RetryFault, failures: number): Promise<RetryCase> {
@@ -94,18 +152,42 @@ async function retryCase(e: StartedEnvoy, b: StartedBackend, fault: RetryFault, 
 async function circuitBurst(e: StartedEnvoy, b: StartedBackend, concurrent: number, delayMs: number) {
   await b.control({ command: 'clear' });
   await b.control({ command: 'slow', count: concurrent, delayMs });
+  // A marker in the query string picks this burst's lines out of Envoy's access log.
+  const marker = `burst=${e.alias}-${Date.now()}`;
   const before = await e.stats();
-  const ops = await concurrentBurst(api(e), concurrent, { timeoutMs: delayMs + 10_000 });
+  const ops = await concurrentBurst(api(e, `/api/customers?${marker}`), concurrent, { timeoutMs: delayMs + 10_000 });
   const after = await e.stats();
   await b.control({ command: 'clear' });
-  const overflowDelta = Object.values(statsDelta(before, after, OVERFLOW_STATS)).reduce((a, c) => a + c, 0);
+  const perCounter = statsDelta(before, after, OVERFLOW_STATS);
+  const overflowDelta = Object.values(perCounter).reduce((a, c) => a + c, 0);
+  // Envoy flushes its access log every 200 ms here: wait (bounded) until every request of the burst is logged.
+  let accessLog: AccessLogEntry[] = [];
+  await vi
+    .waitFor(
+      async () => {
+        accessLog = parseAccessLog(await e.accessLog(), marker);
+        if (accessLog.length < concurrent) throw new Error(`${accessLog.length}/${concurrent} logged`);
+      },
+      { timeout: 10_000, interval: 250 },
+    )
+    .catch(() => undefined); // a short log is judged by the checker, not hidden here
   const recovery = await Promise.all(Array.from({ length: 5 }, () => send(api(e))));
-  return {
-    ops,
-    overflowDelta,
-    perCounter: statsDelta(before, after, OVERFLOW_STATS),
-    recovered: recovery.every((op) => op.status === 200),
+  const timeline: Timeline = {
+    unit: 'ms',
+    operations: ops.map((op) => ({
+      at: op.intendedAt,
+      ok: op.status === 200,
+      latencyMs: op.latencyMs,
+      label:
+        op.status === 200
+          ? 'served'
+          : op.status === 503 && header(op, 'x-envoy-overloaded')
+            ? 'overloaded'
+            : `other ${op.status ?? op.error}`,
+    })),
+    faults: [{ from: 0, to: delayMs, label: `backend answers after ${delayMs} ms` }],
   };
+  return { ops, accessLog, overflowDelta, perCounter, recovered: recovery.every((op) => op.status === 200), timeline };
 }
 
 async function rateLimitRun(e: StartedEnvoy, requests: number) {
@@ -148,34 +230,15 @@ async function headerSamples(
 }
 
 describe('mesh tier: Envoy in front of the backend', () => {
-  test('mesh.admin: /ready, /clusters, /server_info and stats answer on 15000; 15001 does not', async ({ topology }) => {
-    const e = envoy(topology);
-    const checks: Record<string, number> = {};
-    for (const path of ['/ready', '/clusters', '/server_info', '/stats?format=json']) checks[path] = (await send(e.url(path))).status ?? 0;
-    const info = JSON.parse((await send(e.url('/server_info'))).body) as { state: string; version: string };
-    // Listening TCP ports inside the container (state 0A in /proc/net/tcp): 15000 yes, 15001 no.
-    const tcp = (await e.container.exec(['cat', '/proc/net/tcp'])).output;
-    const listening = [...tcp.matchAll(/^\s*\d+: [0-9A-F]+:([0-9A-F]{4}) [0-9A-F]+:[0-9A-F]+ 0A/gm)].map((m) => Number.parseInt(m[1]!, 16));
-    const on15001 = listening.includes(15001) ? 'listening' : 'closed';
-    const ok =
-      Object.values(checks).every((s) => s === 200) &&
-      info.state === 'LIVE' &&
-      listening.includes(ENVOY_ADMIN_PORT) &&
-      on15001 === 'closed';
-    const v = recordVerdict(
-      verdict(
-        'mesh.admin',
-        ok,
-        `admin on ${ENVOY_ADMIN_PORT}: /ready, /clusters, /server_info, /stats answer 200 (the document's other admin port, 15001, is not used)`,
-        `${Object.entries(checks)
-          .map(([p, s]) => `${p} ${s}`)
-          .join(', ')}; state ${info.state}, version ${info.version.split('/')[1]}; 15001 ${on15001}`,
-        undefined,
-        [metric('endpoints.ok', Object.values(checks).filter((s) => s === 200).length, 'count', 'higher-is-better')],
-      ),
-      { checks, info, listening },
-    );
-    expect(v.status, v.measured).toBe('met');
+  test('mesh.admin: /ready, /clusters, /server_info and stats answer on 15000; 15001 does not (negative control: admin moved to 15001)', async ({
+    topology,
+  }) => {
+    const shippedProbe = await adminProbe(envoy(topology));
+    const shipped = recordVerdict(adminVerdict(shippedProbe), shippedProbe);
+    const movedProbe = await adminProbe(envoy(topology, 'envoy-admin-15001'));
+    const moved = recordVerdict(adminVerdict(movedProbe), movedProbe, 'admin-on-15001');
+    expect(shipped.status, `${shipped.measured} — ${shipped.reason ?? ''}`).toBe('met');
+    expect(moved.status, moved.measured).toBe('not met');
   });
 
   test('mesh.routing: /api/* and /health reach the backend, other paths do not; the postgres TCP listener proxies a session', async ({
@@ -271,35 +334,16 @@ describe('mesh tier: Envoy in front of the backend', () => {
     expect(broken.status, broken.measured).toBe('not met');
   });
 
-  test('mesh.cors: an allowed origin gets CORS headers on preflight and simple requests, a refused one does not', async ({ topology }) => {
-    const e = envoy(topology);
-    const cases = [];
-    for (const [origin, allowed] of [
-      [ALLOWED_ORIGIN, true],
-      [REFUSED_ORIGIN, false],
-    ] as const) {
-      const preflight = await send(api(e), {
-        method: 'OPTIONS',
-        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
-      });
-      const simple = await send(api(e), { headers: { origin } });
-      cases.push({
-        kind: 'preflight' as const,
-        origin,
-        allowed,
-        status: preflight.status,
-        allowOrigin: header(preflight, 'access-control-allow-origin'),
-      });
-      cases.push({
-        kind: 'simple' as const,
-        origin,
-        allowed,
-        status: simple.status,
-        allowOrigin: header(simple, 'access-control-allow-origin'),
-      });
-    }
-    const v = recordVerdict(corsVerdict(cases), { cases });
-    expect(v.status, v.measured).toBe('met');
+  test('mesh.cors: an allowed origin gets CORS headers on preflight and simple requests, a refused one does not (negative control: allow list widened to every origin)', async ({
+    topology,
+  }) => {
+    const shippedCases = await corsCases(envoy(topology));
+    const shipped = recordVerdict(corsVerdict(shippedCases), { cases: shippedCases });
+    const widenedCases = await corsCases(envoy(topology, 'envoy-cors-any'));
+    const widened = recordVerdict(corsVerdict(widenedCases), { cases: widenedCases }, 'any-origin');
+    expect(shipped.status, `${shipped.measured} — ${shipped.reason ?? ''}`).toBe('met');
+    expect(widened.status, widened.measured).toBe('not met');
+    expect(widened.reason).toMatch(/refused https:\/\/evil\.example was granted/);
   });
 
   test('mesh.security-headers: on success, error, 429 and 503 responses (negative control: HSTS dropped)', async ({ topology }) => {
@@ -359,6 +403,7 @@ describe('mesh tier: Envoy in front of the backend', () => {
         backendDelayMs: delayMs,
         overflowDelta: run.overflowDelta,
         recovered: run.recovered,
+        accessLog: run.accessLog,
         responses: run.ops.map((op) => ({
           status: op.status,
           overloaded: header(op, 'x-envoy-overloaded') !== undefined,
@@ -370,76 +415,140 @@ describe('mesh tier: Envoy in front of the backend', () => {
       limits,
       counters: shippedRun.perCounter,
       statuses: shippedRun.ops.map((o) => o.status),
+      accessLog: shippedRun.accessLog,
+      timeline: shippedRun.timeline,
     });
     const brokenRun = await circuitBurst(envoy(topology, 'envoy-cb-10000'), backend(topology), concurrent, delayMs);
-    const broken = recordVerdict(judge(brokenRun), { counters: brokenRun.perCounter }, 'limits-10000');
+    const broken = recordVerdict(
+      judge(brokenRun),
+      { counters: brokenRun.perCounter, accessLog: brokenRun.accessLog, timeline: brokenRun.timeline },
+      'limits-10000',
+    );
     expect(shipped.status, `${shipped.measured} — ${shipped.reason ?? ''}`).toBe('met');
     expect(broken.status, broken.measured).toBe('not met');
   });
 
-  test('mesh.health-checks: a backend failing /health is ejected and restored; alone it gives no_healthy_upstream, with a peer traffic moves', async ({
+  test('mesh.health-checks: a backend failing /health is ejected and restored; alone it gives no_healthy_upstream, with a peer traffic moves (negative control: health checks removed)', async ({
     topology,
   }) => {
     const timing = envoyConfig.healthCheckTiming(SHIPPED);
     const poll = 250;
-    const ejectBoundMs = timing.unhealthyThreshold * timing.intervalMs + timing.timeoutMs + 1_000;
-    const restoreBoundMs = timing.healthyThreshold * timing.unhealthyIntervalMs + timing.timeoutMs + 1_000;
-    const single = envoy(topology);
-    const pair = envoy(topology, 'envoy-pair');
+    // Stated before measuring: a change is seen within one poll period plus one admin call (≤ 750 ms).
+    const observationMs = 1_000;
+    // One backend: the shipped health checks on the variant without the rate limiter, so earlier
+    // tests that drained the shipped bucket cannot turn no_healthy_upstream into a 429.
+    const watched = {
+      single: envoy(topology, 'envoy-unlimited'),
+      pair: envoy(topology, 'envoy-pair'),
+      singleNoHc: envoy(topology, 'envoy-no-hc'),
+      pairNoHc: envoy(topology, 'envoy-pair-no-hc'),
+    };
+    type Name = keyof typeof watched;
+    const names = Object.keys(watched) as Name[];
+    const shippedNames: Name[] = ['single', 'pair'];
     const b = backend(topology);
+    await b.control({ command: 'clear' });
     const backendAddress = b.container.getIpAddress(topology.network.getName());
     const flagsOf = async (e: StartedEnvoy): Promise<string[]> =>
       (await e.hostHealth('bss_backend_cluster'))[`${backendAddress}:8080`] ?? [];
+    const cxTotal = `${CLUSTER}.upstream_cx_total`;
+
+    // The cluster in service: Envoy picks its check intervals by whether the cluster ever carried traffic.
+    const trafficBefore = await Promise.all(shippedNames.map(async (n) => ((await watched[n].stats())[cxTotal] ?? 0) > 0));
+    for (const n of names) await send(api(watched[n]));
+    const trafficAfter = await Promise.all(shippedNames.map(async (n) => ((await watched[n].stats())[cxTotal] ?? 0) > 0));
+    const bounds = healthCheckBounds(timing, {
+      clusterCarriedTraffic: trafficAfter.every(Boolean),
+      // A check armed before this test's first request may still run on the no-traffic interval.
+      trafficJustStarted: !trafficBefore.every(Boolean),
+      observationMs,
+    });
+    const operations: Array<Timeline['operations'][number]> = [];
+    const observe = async (t0: number): Promise<Record<Name, boolean>> => {
+      const healthy = {} as Record<Name, boolean>;
+      for (const n of names) {
+        const flags = await flagsOf(watched[n]);
+        healthy[n] = !flags.some((f) => f.includes('failed_active_health_check'));
+        operations.push({ at: performance.now() - t0, ok: healthy[n], label: n });
+      }
+      return healthy;
+    };
 
     const t0 = performance.now();
     await b.control({ command: 'health', healthy: false });
-    const times: Record<string, number | undefined> = {};
-    const deadline = t0 + ejectBoundMs + 10_000;
-    while (performance.now() < deadline && (times.single === undefined || times.pair === undefined)) {
-      if (times.single === undefined && (await flagsOf(single)).some((f) => f.includes('failed_active_health_check')))
-        times.single = performance.now() - t0;
-      if (times.pair === undefined && (await flagsOf(pair)).some((f) => f.includes('failed_active_health_check')))
-        times.pair = performance.now() - t0;
+    const ejected: Partial<Record<Name, number>> = {};
+    const ejectDeadline = t0 + bounds.ejectMs + 10_000;
+    const ejectDone = (): boolean =>
+      shippedNames.every((n) => ejected[n] !== undefined) &&
+      (names.every((n) => ejected[n] !== undefined) || performance.now() - t0 > bounds.ejectMs);
+    while (performance.now() < ejectDeadline && !ejectDone()) {
+      const healthy = await observe(t0);
+      for (const n of names) if (ejected[n] === undefined && !healthy[n]) ejected[n] = performance.now() - t0;
       await settle(poll);
     }
-    progress('mesh', `ejected after ${times.single?.toFixed(0)} ms (one backend), ${times.pair?.toFixed(0)} ms (two)`);
-    const flags = await flagsOf(single);
-    const before = await single.stats();
-    const alone = await send(api(single));
-    const after = await single.stats();
-    const noneHealthy = statsDelta(before, after, [`${CLUSTER}.upstream_cx_none_healthy`])[`${CLUSTER}.upstream_cx_none_healthy`]!;
-    const spread = await Promise.all(Array.from({ length: 20 }, () => send(api(pair))));
-    const toPeer = spread.filter((op) => header(op, 'x-backend-instance') === 'backend-b').length;
+    progress('mesh', `ejected after ${ejected.single?.toFixed(0)} ms (one backend), ${ejected.pair?.toFixed(0)} ms (two)`);
+
+    const alone = async (e: StartedEnvoy) => {
+      const before = await e.stats();
+      const op = await send(api(e));
+      const after = await e.stats();
+      const noneHealthy = statsDelta(before, after, [`${CLUSTER}.upstream_cx_none_healthy`])[`${CLUSTER}.upstream_cx_none_healthy`]!;
+      return { status: op.status, body: op.body.slice(0, 200), noneHealthy, flags: await flagsOf(e) };
+    };
+    const spread = async (e: StartedEnvoy) => {
+      const ops = await Promise.all(Array.from({ length: 20 }, () => send(api(e))));
+      return {
+        toPeer: ops.filter((op) => header(op, 'x-backend-instance') === 'backend-b').length / ops.length,
+        failed: ops.filter((op) => op.status !== 200).length,
+      };
+    };
+    const aloneShipped = await alone(watched.single);
+    const aloneNoHc = await alone(watched.singleNoHc);
+    const spreadShipped = await spread(watched.pair);
+    const spreadNoHc = await spread(watched.pairNoHc);
 
     const t1 = performance.now();
     await b.control({ command: 'health', healthy: true });
-    const restore: Record<string, number | undefined> = {};
-    const restoreDeadline = t1 + restoreBoundMs + 10_000;
-    while (performance.now() < restoreDeadline && (restore.single === undefined || restore.pair === undefined)) {
-      if (restore.single === undefined && (await flagsOf(single)).length === 0) restore.single = performance.now() - t1;
-      if (restore.pair === undefined && (await flagsOf(pair)).length === 0) restore.pair = performance.now() - t1;
+    const restored: Partial<Record<Name, number>> = {};
+    const restoreDeadline = t1 + bounds.restoreMs + 10_000;
+    while (performance.now() < restoreDeadline && shippedNames.some((n) => restored[n] === undefined)) {
+      const healthy = await observe(t0);
+      for (const n of names) if (restored[n] === undefined && healthy[n]) restored[n] = performance.now() - t1;
       await settle(poll);
     }
-    const v = recordVerdict(
+    const timeline: Timeline = {
+      unit: 'ms',
+      operations,
+      faults: [{ from: 0, to: t1 - t0, label: 'backend /health answers 503' }],
+    };
+    const judge = (single: Name, pair: Name, a: Awaited<ReturnType<typeof alone>>, sp: Awaited<ReturnType<typeof spread>>) =>
       healthChecksVerdict({
-        ejectBoundMs,
-        restoreBoundMs,
+        ejectBoundMs: bounds.ejectMs,
+        restoreBoundMs: bounds.restoreMs,
+        derivation: bounds.derivation,
         single: {
-          ejectMs: times.single,
-          restoreMs: restore.single,
-          noHealthyUpstream: alone.status === 503 && /no healthy upstream/.test(alone.body) && noneHealthy > 0,
-          flags,
+          ejectMs: ejected[single],
+          restoreMs: restored[single],
+          noHealthyUpstream: a.status === 503 && /no healthy upstream/.test(a.body) && a.noneHealthy > 0,
+          flags: a.flags,
         },
-        pair: {
-          ejectMs: times.pair,
-          restoreMs: restore.pair,
-          shareToHealthy: toPeer / spread.length,
-          failedRequests: spread.filter((op) => op.status !== 200).length,
-        },
-      }),
-      { timing, pollMs: poll, aloneStatus: alone.status, aloneBody: alone.body, noneHealthy, flags },
+        pair: { ejectMs: ejected[pair], restoreMs: restored[pair], shareToHealthy: sp.toPeer, failedRequests: sp.failed },
+      });
+    const shipped = recordVerdict(judge('single', 'pair', aloneShipped, spreadShipped), {
+      timing,
+      bounds,
+      pollMs: poll,
+      alone: aloneShipped,
+      spread: spreadShipped,
+      timeline,
+    });
+    const broken = recordVerdict(
+      judge('singleNoHc', 'pairNoHc', aloneNoHc, spreadNoHc),
+      { alone: aloneNoHc, spread: spreadNoHc, timeline },
+      'health-checks-removed',
     );
-    expect(v.status, `${v.measured} — ${v.reason ?? ''}`).toBe('met');
+    expect(shipped.status, `${shipped.measured} — ${shipped.reason ?? ''}`).toBe('met');
+    expect(broken.status, broken.measured).toBe('not met');
   });
 
   test('mesh.tls: the mTLS variant serves a client with a valid certificate and refuses one without or from another CA (negative control: client certificate optional)', async ({

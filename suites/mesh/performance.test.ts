@@ -1,7 +1,8 @@
 /**
  * mesh.performance with k6 on the topology's network: constant-arrival-rate stages straight to
  * the backend and through Envoy in the same run; Envoy's RSS and CPU and the generator's own
- * CPU from docker stats while it runs.
+ * CPU from the containers' cgroups (cumulative CPU time read every 500 ms; a stage's CPU is the
+ * difference of two readings inside it, aligned on the wall clock k6's setup() reports).
  *
  * Envoy here is the shipped configuration with the rate limiter switched off (one change): the
  * shipped bucket (100 tokens, 10 per minute) answers 429 after the first 100 requests, so no
@@ -23,7 +24,7 @@ import { assertEnvoyConfigsValid, envoyService, type StartedEnvoy } from '#fixtu
 import { runK6 } from '#fixtures/services/k6.js';
 import { harnessLabels } from '#fixtures/topology/lifecycle.js';
 import { topologyTest } from '#fixtures/vitest/topology-test.js';
-import { sampleDockerStats, type StatsSample } from './docker-stats.js';
+import { cpuPercentOver, resourceSeries, sampleCgroups, type CgroupSample } from './docker-stats.js';
 import { SHIPPED } from './mesh-topology.js';
 
 const CONFIG = envoyConfig.withRateLimitEnabled(SHIPPED, 0);
@@ -54,7 +55,7 @@ describe('mesh tier: performance', () => {
     const envoy = topology.get<StartedEnvoy>('envoy');
     const script = readFileSync(join(REPO_ROOT, 'load', 'mesh-performance.js'), 'utf8');
     const cores = availableParallelism();
-    let sampler: ReturnType<typeof sampleDockerStats> | undefined;
+    let sampler: Awaited<ReturnType<typeof sampleCgroups>> | undefined;
     progress('k6', `rates ${RATES.join(', ')} req/s × ${STAGE_SECONDS} s, direct and through Envoy (${currentProfile()})`);
     const run = await runK6({
       network: topology.network,
@@ -70,30 +71,38 @@ describe('mesh tier: performance', () => {
       },
       timeoutSeconds: RATES.length * 2 * (STAGE_SECONDS + GAP_SECONDS) + 60,
       readBack: ['/tmp/mesh-summary.json'],
-      onStarted: (k6) => {
-        sampler = sampleDockerStats({
+      onStarted: async (k6) => {
+        sampler = await sampleCgroups({
           k6: k6.getId(),
           envoy: envoy.container.getId(),
           backend: topology.get<StartedEnvoy>('backend').container.getId(),
         });
       },
     });
-    const samples: StatsSample[] = (await sampler?.stop()) ?? [];
+    const samples: CgroupSample[] = (await sampler?.stop()) ?? [];
     writeRunFile('mesh/k6-output.txt', run.output);
     const summaryText = run.files['/tmp/mesh-summary.json'];
     expect(summaryText, run.output.slice(-2000)).toBeDefined();
-    const summary = JSON.parse(summaryText!) as { data: { metrics: Record<string, SummaryMetric> } };
+    const summary = JSON.parse(summaryText!) as {
+      data: { metrics: Record<string, SummaryMetric>; setup_data?: { startedAt?: number } };
+    };
     writeRunFile('mesh/k6-summary.json', summary);
+    const startedAt = summary.data.setup_data?.startedAt;
 
-    // Stage windows in the sampler's clock (k6 starts its scenarios ~1 s after the container is up).
+    // Stage windows on the wall clock: k6 starts the scenarios' startTime offsets when setup() returns.
     const results: RateResult[] = [];
+    const envoyStageCores: number[] = [];
     RATES.forEach((rate, r) => {
       (['direct', 'envoy'] as const).forEach((path, p) => {
         const name = `${path}_${rate}`;
         const m = (metricName: string): Record<string, number> => summary.data.metrics[`${metricName}{scenario:${name}}`]?.values ?? {};
-        const from = ((r * 2 + p) * (STAGE_SECONDS + GAP_SECONDS) + 1) * 1000;
-        const window = samples.filter((s) => s.container === 'k6' && s.at >= from && s.at <= from + STAGE_SECONDS * 1000);
-        const generatorCpu = window.length ? Math.max(...window.map((s) => s.cpuPercent)) / cores : Number.NaN;
+        const from = startedAt === undefined ? Number.NaN : startedAt + (r * 2 + p) * (STAGE_SECONDS + GAP_SECONDS) * 1000;
+        const to = from + STAGE_SECONDS * 1000;
+        const generatorCpu = cpuPercentOver(samples, 'k6', from, to, cores);
+        if (path === 'envoy') {
+          const envoyCpu = cpuPercentOver(samples, 'envoy', from, to, 1);
+          if (envoyCpu !== undefined) envoyStageCores.push(envoyCpu / 100);
+        }
         const duration = m('http_req_duration');
         results.push({
           rate,
@@ -104,19 +113,24 @@ describe('mesh tier: performance', () => {
           achievedRate: (m('iterations').count ?? 0) / STAGE_SECONDS,
           droppedIterations: m('dropped_iterations').count ?? 0,
           failedRate: m('http_req_failed').rate ?? Number.NaN,
-          generatorCpuPercent: Number.isNaN(generatorCpu) ? 100 : generatorCpu,
+          generatorCpuPercent: generatorCpu ?? Number.NaN,
         });
       });
     });
-    const envoySamples = samples.filter((s) => s.container === 'envoy').map((s) => ({ rssMiB: s.memMiB, cpuCores: s.cpuPercent / 100 }));
+    const envoySamples = resourceSeries(samples, 'envoy').map((s) => ({ rssMiB: s.rssMiB, cpuCores: s.cpuCores }));
     const figures = {
       rates: RATES,
       stageSeconds: STAGE_SECONDS,
       cores,
       results,
+      k6StartedAt: startedAt,
+      cgroupSources: sampler?.sources,
+      unreadableCgroups: sampler?.unreadable,
+      envoyCpuPerEnvoyStage: envoyStageCores,
       samples,
       thresholdsPassed: run.exitCode === 0,
       config: 'shipped envoy.yaml, rate limiter off',
+      generatorCpuUnit: "% of the machine's cores, from the k6 container's cgroup CPU time over each stage",
     };
     const overall = recordVerdict(performanceVerdict({ results, envoy: envoySamples, cores }), figures);
     const added = recordVerdict(
