@@ -71,6 +71,21 @@ const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeou
 
 afterAll(() => printSummary('mesh'));
 
+/**
+ * Precondition: this Envoy sees every backend host healthy. The backend is shared: a fault an
+ * earlier case injected (refused connections, a failing /health) may still have it ejected by
+ * this Envoy's health checker or outlier detection (30 s base ejection), so wait for it, bounded.
+ */
+async function inService(e: StartedEnvoy): Promise<void> {
+  await expect
+    .poll(async () => Object.values(await e.hostHealth('bss_backend_cluster')).every((flags) => flags.length === 0), {
+      timeout: 40_000,
+      interval: 250,
+      message: `${e.alias}: backend hosts still unhealthy`,
+    })
+    .toBe(true);
+}
+
 /** The admin interface as a client finds it on 15000, and the ports listening inside the container. */
 async function adminProbe(e: StartedEnvoy) {
   const answers: Record<string, number | undefined> = {};
@@ -93,6 +108,7 @@ async function adminProbe(e: StartedEnvoy) {
 
 /** A preflight and a simple request from an allowed and from a refused origin. */
 async function corsCases(e: StartedEnvoy): Promise<CorsCase[]> {
+  await inService(e);
   const cases: CorsCase[] = [];
   for (const [origin, allowed] of [
     [ALLOWED_ORIGIN, true],
@@ -117,6 +133,7 @@ async function corsCases(e: StartedEnvoy): Promise<CorsCase[]> {
 
 /** One retry case: inject the fault, send one request, read the client's answer, the backend's count and the counters. */
 async function retryCase(e: StartedEnvoy, b: StartedBackend, fault: RetryFault, failures: number): Promise<RetryCase> {
+  await inService(e);
   await b.control({ command: 'clear' });
   if (fault === '503') await b.control({ command: 'fail', count: failures, status: 503 });
   if (fault === 'reset') await b.control({ command: 'reset', count: failures });
@@ -150,6 +167,7 @@ async function retryCase(e: StartedEnvoy, b: StartedBackend, fault: RetryFault, 
 }
 
 async function circuitBurst(e: StartedEnvoy, b: StartedBackend, concurrent: number, delayMs: number) {
+  await inService(e);
   await b.control({ command: 'clear' });
   await b.control({ command: 'slow', count: concurrent, delayMs });
   // A marker in the query string picks this burst's lines out of Envoy's access log.
@@ -191,6 +209,7 @@ async function circuitBurst(e: StartedEnvoy, b: StartedBackend, concurrent: numb
 }
 
 async function rateLimitRun(e: StartedEnvoy, requests: number) {
+  await inService(e);
   const before = await e.stats();
   const { operations, elapsedMs } = await fastSequence(api(e), requests, 10);
   const after = await e.stats();
@@ -212,6 +231,7 @@ async function headerSamples(
 ): Promise<Array<{ kind: string; status: number | undefined; headers: HttpOperation['headers'] }>> {
   const samples: Array<{ kind: string; status: number | undefined; headers: HttpOperation['headers'] }> = [];
   const keep = (kind: string, op: HttpOperation): void => void samples.push({ kind, status: op.status, headers: op.headers });
+  await inService(e);
   keep('success', await send(api(e)));
   keep('error', await send(api(e), { method: 'POST', body: '{not json', headers: { 'content-type': 'application/json' } }));
   keep('error', await send(e.proxyUrl('/no-such-route')));
@@ -247,6 +267,7 @@ describe('mesh tier: Envoy in front of the backend', () => {
     const e = envoy(topology);
     const b = backend(topology);
     await b.control({ command: 'clear' });
+    await inService(e);
     const list = await send(api(e));
     const created = await send(api(e, '/api/orders'), { method: 'POST', body: JSON.stringify({ customerId: 1, amount: 9.5 }) });
     const health = await send(e.proxyUrl('/health'));
@@ -308,6 +329,7 @@ describe('mesh tier: Envoy in front of the backend', () => {
     // "retry_interval: 2s" as the per-try timeout: a slow upstream (Toxiproxy, or netem where the
     // kernel has it) is cut after 2 s per attempt and retried.
     const slow = envoy(topology, 'envoy-slow');
+    await inService(slow);
     const toxiproxy = topology.get<StartedToxiproxy>('toxiproxy');
     const latency = await addLatency(toxiproxy.container, policy.perTryTimeoutMs! + 1_000, 0, { fallback: toxiproxy.route(SLOW_PROXY) });
     const before = await slow.stats();
@@ -367,6 +389,7 @@ describe('mesh tier: Envoy in front of the backend', () => {
     const shippedRun = await rateLimitRun(envoy(topology, 'envoy-ratelimit'), bucket.maxTokens + extra);
     // Refill, on the variant whose only change is a 6 s fill interval: drain, wait one interval, count what came back.
     const refill = envoy(topology, 'envoy-refill');
+    await inService(refill);
     const refillBucket = { ...bucket, fillIntervalSeconds: SHORT_FILL_SECONDS };
     await fastSequence(api(refill), bucket.maxTokens + 10, 10);
     const drainedAt = performance.now();
@@ -455,6 +478,7 @@ describe('mesh tier: Envoy in front of the backend', () => {
 
     // The cluster in service: Envoy picks its check intervals by whether the cluster ever carried traffic.
     const trafficBefore = await Promise.all(shippedNames.map(async (n) => ((await watched[n].stats())[cxTotal] ?? 0) > 0));
+    for (const n of names) await inService(watched[n]);
     for (const n of names) await send(api(watched[n]));
     const trafficAfter = await Promise.all(shippedNames.map(async (n) => ((await watched[n].stats())[cxTotal] ?? 0) > 0));
     const bounds = healthCheckBounds(timing, {
@@ -556,6 +580,7 @@ describe('mesh tier: Envoy in front of the backend', () => {
   }) => {
     const probe = async (name: string) => {
       const e = envoy(topology, name);
+      await inService(e);
       const url = api(e).replace('http://', 'https://').replace(e.container.getHost(), 'localhost');
       const attempt = async (client: 'valid' | 'none' | 'other-ca') => {
         const identity = client === 'valid' ? certs.client : client === 'other-ca' ? certs.foreignClient : undefined;
