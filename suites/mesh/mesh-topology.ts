@@ -36,7 +36,12 @@ export function meshConfigs(): Record<string, string> {
     // the circuit breaker (100) can only be reached with the limiter off: one change.
     'envoy-unlimited': unlimited,
     'envoy-pair': pair(SHIPPED),
-    'envoy-slow': envoyConfig.withBackendEndpoints(SHIPPED, [{ address: 'toxiproxy', port: SLOW_PROXY_PORT }]),
+    // The backend behind Toxiproxy, for the per-try timeout. Its active health check is removed: a
+    // 3 s latency also times out the 1 s /health check, and two failures eject the only host mid-case
+    // (the 4th try then gets no_healthy_upstream instead of its own timeout) — a race, not the claim.
+    'envoy-slow': envoyConfig.withoutHealthChecks(
+      envoyConfig.withBackendEndpoints(SHIPPED, [{ address: 'toxiproxy', port: SLOW_PROXY_PORT }]),
+    ),
     // Negative controls.
     'envoy-no-retries': envoyConfig.withNumRetries(SHIPPED, 0),
     'envoy-cb-10000': envoyConfig.withCircuitBreakerLimit(unlimited, 10_000),

@@ -80,6 +80,9 @@ describe('mesh tier: performance', () => {
       },
     });
     const samples: CgroupSample[] = (await sampler?.stop()) ?? [];
+    // The machine's run queue (1-minute load average) after the run: on shared cores a starved generator
+    // shows as dropped iterations even while its own CPU share stays low.
+    const loadAverage = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
     writeRunFile('mesh/k6-output.txt', run.output);
     const summaryText = run.files['/tmp/mesh-summary.json'];
     expect(summaryText, run.output.slice(-2000)).toBeDefined();
@@ -124,6 +127,7 @@ describe('mesh tier: performance', () => {
       cores,
       results,
       k6StartedAt: startedAt,
+      loadAverage1m: loadAverage,
       cgroupSources: sampler?.sources,
       unreadableCgroups: sampler?.unreadable,
       envoyCpuPerEnvoyStage: envoyStageCores,
