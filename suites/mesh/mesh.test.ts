@@ -418,8 +418,9 @@ describe('mesh tier: Envoy in front of the backend', () => {
     topology,
   }) => {
     const concurrent = 150;
-    // Below the 2 s per-try timeout, so the slow requests are served, not retried.
-    const delayMs = 1_800;
+    // Half the per-try timeout (stated before measuring): slow enough that the burst is in flight
+    // together, with a whole second to spare before a per-try timeout would retry a served request.
+    const delayMs = policy.perTryTimeoutMs! / 2;
     const judge = (run: Awaited<ReturnType<typeof circuitBurst>>) =>
       circuitBreakingVerdict({
         limit: limits.maxRequests,
