@@ -166,8 +166,27 @@ async function retryCase(e: StartedEnvoy, b: StartedBackend, fault: RetryFault, 
   };
 }
 
-async function circuitBurst(e: StartedEnvoy, b: StartedBackend, concurrent: number, delayMs: number) {
+/**
+ * Opens `n` upstream connections in Envoy's pool (n overlapping requests the backend holds for
+ * 300 ms), so that a burst right after it finds them ready. Without this the first requests of a
+ * burst are still waiting for their connections, do not yet count against max_requests, and the
+ * excess is queued as pending instead of refused — a race on connection setup, not the limit.
+ * The backend closes idle connections after 5 s (node's keep-alive), so the burst follows at once.
+ */
+async function warmPool(e: StartedEnvoy, b: StartedBackend, n: number): Promise<number> {
+  let open = 0;
+  for (let attempt = 1; attempt <= 3 && open < n; attempt += 1) {
+    await b.control({ command: 'clear' });
+    await b.control({ command: 'slow', count: n, delayMs: 300 });
+    await concurrentBurst(api(e), n, { timeoutMs: 10_000 });
+    open = (await e.stats())[`${CLUSTER}.upstream_cx_active`] ?? 0;
+  }
+  return open;
+}
+
+async function circuitBurst(e: StartedEnvoy, b: StartedBackend, concurrent: number, delayMs: number, warm: number) {
   await inService(e);
+  const warmConnections = await warmPool(e, b, warm);
   await b.control({ command: 'clear' });
   await b.control({ command: 'slow', count: concurrent, delayMs });
   // A marker in the query string picks this burst's lines out of Envoy's access log.
@@ -205,7 +224,7 @@ async function circuitBurst(e: StartedEnvoy, b: StartedBackend, concurrent: numb
     })),
     faults: [{ from: 0, to: delayMs, label: `backend answers after ${delayMs} ms` }],
   };
-  return { ops, accessLog, overflowDelta, perCounter, recovered: recovery.every((op) => op.status === 200), timeline };
+  return { ops, accessLog, overflowDelta, perCounter, recovered: recovery.every((op) => op.status === 200), timeline, warmConnections };
 }
 
 async function rateLimitRun(e: StartedEnvoy, requests: number) {
@@ -428,21 +447,29 @@ describe('mesh tier: Envoy in front of the backend', () => {
         overflowDelta: run.overflowDelta,
         recovered: run.recovered,
         accessLog: run.accessLog,
+        warmConnections: run.warmConnections,
         responses: run.ops.map((op) => ({
           status: op.status,
           overloaded: header(op, 'x-envoy-overloaded') !== undefined,
           latencyMs: op.latencyMs,
         })),
       });
-    const shippedRun = await circuitBurst(envoy(topology, 'envoy-unlimited'), backend(topology), concurrent, delayMs);
+    const shippedRun = await circuitBurst(
+      envoy(topology, 'envoy-unlimited'),
+      backend(topology),
+      concurrent,
+      delayMs,
+      limits.maxConnections,
+    );
     const shipped = recordVerdict(judge(shippedRun), {
       limits,
       counters: shippedRun.perCounter,
+      warmConnections: shippedRun.warmConnections,
       statuses: shippedRun.ops.map((o) => o.status),
       accessLog: shippedRun.accessLog,
       timeline: shippedRun.timeline,
     });
-    const brokenRun = await circuitBurst(envoy(topology, 'envoy-cb-10000'), backend(topology), concurrent, delayMs);
+    const brokenRun = await circuitBurst(envoy(topology, 'envoy-cb-10000'), backend(topology), concurrent, delayMs, limits.maxConnections);
     const broken = recordVerdict(
       judge(brokenRun),
       { counters: brokenRun.perCounter, accessLog: brokenRun.accessLog, timeline: brokenRun.timeline },
