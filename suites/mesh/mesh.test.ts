@@ -433,16 +433,20 @@ describe('mesh tier: Envoy in front of the backend', () => {
     expect(broken.status, broken.measured).toBe('not met');
   });
 
-  test('mesh.circuit-breaking: 150 concurrent slow requests against limits of 100: the excess is refused at once and counted (negative control: limits 10000)', async ({
+  test('mesh.circuit-breaking: more concurrent slow requests than 100 connections + 100 pending: the excess is refused at once and counted (negative control: limits 10000)', async ({
     topology,
   }) => {
-    const concurrent = 150;
+    // HTTP/1.1 upstream: one request per connection, so max_requests is reached together with
+    // max_connections and further requests wait in the pending queue (max_pending_requests); only
+    // the excess over both is refused. Derived from the parsed limits: 100 + 100 + 50.
+    const concurrent = limits.maxConnections + limits.maxPendingRequests + 50;
     // Half the per-try timeout (stated before measuring): slow enough that the burst is in flight
     // together, with a whole second to spare before a per-try timeout would retry a served request.
     const delayMs = policy.perTryTimeoutMs! / 2;
     const judge = (run: Awaited<ReturnType<typeof circuitBurst>>) =>
       circuitBreakingVerdict({
         limit: limits.maxRequests,
+        queue: limits.maxPendingRequests,
         backendDelayMs: delayMs,
         overflowDelta: run.overflowDelta,
         recovered: run.recovered,
