@@ -1,0 +1,360 @@
+/**
+ * BSS backend stand-in: the HTTP surface Envoy fronts (customers, orders, /health, /metrics),
+ * storing rows in PostgreSQL and publishing CloudEvents to Kafka when those are configured,
+ * and a control interface on a separate port (never routed by Envoy) through which the
+ * harness makes the next requests fail, reset, slow down, or the health check fail.
+ *
+ * Runs with `node server.ts` (Node >= 22.18 strips the types: erasable syntax only).
+ * Environment: PORT (8080), CONTROL_PORT (8081), TLS_PORT + TLS_CERT + TLS_KEY (optional
+ * HTTPS listener for upstream TLS), DATABASE_URL (optional), KAFKA_BROKERS (optional,
+ * comma-separated), INSTANCE (name reported in x-backend-instance).
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+
+const PORT = Number(process.env.PORT ?? 8080);
+const CONTROL_PORT = Number(process.env.CONTROL_PORT ?? 8081);
+const INSTANCE = process.env.INSTANCE ?? 'backend';
+const SOURCE = `/bss/backend/${INSTANCE}`;
+
+type Fault =
+  | { readonly kind: 'fail'; remaining: number; readonly status: number }
+  | { readonly kind: 'reset'; remaining: number }
+  | { readonly kind: 'slow'; remaining: number; readonly delayMs: number };
+
+interface Store {
+  insert(table: 'customers' | 'orders', data: Record<string, unknown>): Promise<Record<string, unknown>>;
+  list(table: 'customers' | 'orders'): Promise<Record<string, unknown>[]>;
+  readonly kind: string;
+}
+
+interface Publisher {
+  publish(topic: string, key: string, event: Record<string, unknown>): Promise<void>;
+}
+
+const state = {
+  healthy: true,
+  faults: [] as Fault[],
+  /** API requests seen, with the attempt number Envoy put on each (x-envoy-attempt-count). */
+  seen: [] as Array<{ at: number; method: string; path: string; attempt: number | null; outcome: string }>,
+  counters: new Map<string, number>(),
+};
+
+function count(name: string): void {
+  state.counters.set(name, (state.counters.get(name) ?? 0) + 1);
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'x-backend-instance': INSTANCE, ...headers });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<{ ok: true; value: unknown } | { ok: false; reason: string }> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > 1_000_000) return { ok: false, reason: 'body larger than 1 MB' };
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (text.trim() === '') return { ok: false, reason: 'empty body: send a JSON object' };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    return { ok: false, reason: `malformed JSON: ${(error as Error).message}` };
+  }
+}
+
+// ---------- storage and events ----------
+
+function memoryStore(): Store {
+  const tables = { customers: [] as Record<string, unknown>[], orders: [] as Record<string, unknown>[] };
+  return {
+    kind: 'memory',
+    async insert(table, data) {
+      const row = { id: tables[table].length + 1, ...data, created_at: new Date().toISOString() };
+      tables[table].push(row);
+      return row;
+    },
+    async list(table) {
+      return tables[table].slice(-100);
+    },
+  };
+}
+
+async function postgresStore(url: string): Promise<Store> {
+  const { default: pg } = await import('pg');
+  const pool = new pg.Pool({ connectionString: url, max: 5 });
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await pool.query(`CREATE TABLE IF NOT EXISTS customers (id bigserial PRIMARY KEY, name text NOT NULL, email text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, customer_id bigint NOT NULL, amount numeric NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now());`);
+      break;
+    } catch (error) {
+      if (attempt >= 30) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
+  }
+  return {
+    kind: 'postgresql',
+    async insert(table, data) {
+      const result =
+        table === 'customers'
+          ? await pool.query('INSERT INTO customers (name, email) VALUES ($1, $2) RETURNING *', [data.name, data.email])
+          : await pool.query('INSERT INTO orders (customer_id, amount) VALUES ($1, $2) RETURNING *', [data.customerId, data.amount]);
+      return result.rows[0] as Record<string, unknown>;
+    },
+    async list(table) {
+      return (await pool.query(`SELECT * FROM ${table === 'customers' ? 'customers' : 'orders'} ORDER BY id DESC LIMIT 100`))
+        .rows as Record<string, unknown>[];
+    },
+  };
+}
+
+async function kafkaPublisher(brokers: string[]): Promise<Publisher> {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const producer = new Kafka({ clientId: `bss-${INSTANCE}`, brokers, logLevel: logLevel.NOTHING }).producer();
+  await producer.connect();
+  return {
+    async publish(topic, key, event) {
+      await producer.send({ topic, acks: -1, messages: [{ key, value: JSON.stringify(event) }] });
+    },
+  };
+}
+
+/** CloudEvents 1.0, structured JSON mode. */
+function cloudEvent(type: string, subject: string, data: Record<string, unknown>): Record<string, unknown> {
+  return {
+    specversion: '1.0',
+    id: randomUUID(),
+    source: SOURCE,
+    type,
+    subject,
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data,
+  };
+}
+
+// ---------- validation ----------
+
+function validCustomer(body: unknown): string | Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'expected a JSON object {"name", "email"}';
+  const { name, email } = body as Record<string, unknown>;
+  if (typeof name !== 'string' || name.trim() === '') return 'field "name" must be a non-empty string';
+  if (typeof email !== 'string' || !email.includes('@')) return 'field "email" must be an e-mail address';
+  return { name, email };
+}
+
+function validOrder(body: unknown): string | Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return 'expected a JSON object {"customerId", "amount"}';
+  const { customerId, amount } = body as Record<string, unknown>;
+  if (!Number.isInteger(customerId) || (customerId as number) <= 0) return 'field "customerId" must be a positive integer';
+  if (typeof amount !== 'number' || !(amount >= 0)) return 'field "amount" must be a non-negative number';
+  return { customerId, amount };
+}
+
+// ---------- the API server ----------
+
+function metricsText(): string {
+  const lines = ['# TYPE bss_backend_requests_total counter'];
+  for (const [key, value] of state.counters) lines.push(`bss_backend_requests_total{${key}} ${value}`);
+  lines.push('# TYPE bss_backend_healthy gauge', `bss_backend_healthy ${state.healthy ? 1 : 0}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function apiHandler(store: Store, publisher: Publisher | undefined) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://backend');
+    const path = url.pathname;
+    if (path === '/health') {
+      count(`path="/health",status="${state.healthy ? 200 : 503}"`);
+      return send(res, state.healthy ? 200 : 503, { status: state.healthy ? 'UP' : 'DOWN', instance: INSTANCE });
+    }
+    if (path === '/metrics') {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+      return void res.end(metricsText());
+    }
+    const attemptHeader = req.headers['x-envoy-attempt-count'];
+    const record = (outcome: string): void => {
+      state.seen.push({ at: Date.now(), method: req.method ?? '', path, attempt: attemptHeader ? Number(attemptHeader) : null, outcome });
+      if (state.seen.length > 10_000) state.seen.splice(0, state.seen.length - 10_000);
+      count(`path="${path.startsWith('/api/') ? path : 'other'}",outcome="${outcome}"`);
+    };
+
+    if (path.startsWith('/api/')) {
+      const fault = state.faults[0];
+      if (fault) {
+        fault.remaining -= 1;
+        if (fault.remaining <= 0) state.faults.shift();
+        if (fault.kind === 'fail') {
+          record(`fail-${fault.status}`);
+          return send(res, fault.status, { error: `injected failure ${fault.status}` });
+        }
+        if (fault.kind === 'reset') {
+          record('reset');
+          return void req.socket.destroy();
+        }
+        await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      }
+    }
+
+    const table = path === '/api/customers' ? 'customers' : path === '/api/orders' ? 'orders' : undefined;
+    if (!table) {
+      record('not-found');
+      return send(res, 404, { error: `no route ${req.method} ${path}` });
+    }
+    if (req.method === 'GET') {
+      record('ok');
+      return send(res, 200, { items: await store.list(table), store: store.kind });
+    }
+    if (req.method !== 'POST') {
+      record('method-not-allowed');
+      return send(res, 405, { error: `${req.method} not allowed on ${path}: use GET or POST` }, { allow: 'GET, POST' });
+    }
+    const body = await readJson(req);
+    if (!body.ok) {
+      record('bad-request');
+      return send(res, 400, { error: body.reason });
+    }
+    const valid = table === 'customers' ? validCustomer(body.value) : validOrder(body.value);
+    if (typeof valid === 'string') {
+      record('bad-request');
+      return send(res, 400, { error: valid });
+    }
+    const row = await store.insert(table, valid);
+    let eventId: string | undefined;
+    if (publisher) {
+      const event =
+        table === 'customers'
+          ? cloudEvent('com.droid.bss.customer.created', `customer/${String(row.id)}`, { ...row, customerId: row.id })
+          : cloudEvent('com.droid.bss.order.created', `order/${String(row.id)}`, { ...row, orderId: row.id });
+      await publisher.publish(table === 'customers' ? 'bss.customer.events' : 'bss.order.events', String(row.id), event);
+      eventId = event.id as string;
+    }
+    record('ok');
+    return send(res, 201, { ...row, ...(eventId ? { eventId } : {}) });
+  };
+}
+
+// ---------- the control interface (harness only) ----------
+
+const COMMANDS = ['fail', 'reset', 'slow', 'refuse', 'health', 'clear', 'state'] as const;
+
+/** Set by main(): closes the API listener and its open connections for `ms`, so connects are refused. */
+let refuseFor: (ms: number) => void = () => undefined;
+
+async function controlHandler(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://control');
+  if (req.method === 'GET' && url.pathname === '/control/state') {
+    return send(res, 200, { instance: INSTANCE, healthy: state.healthy, faults: state.faults, seen: state.seen });
+  }
+  if (req.method !== 'POST' || url.pathname !== '/control') {
+    return send(res, 404, { error: 'control interface: POST /control {"command": ...} or GET /control/state' });
+  }
+  const body = await readJson(req);
+  if (!body.ok) return send(res, 400, { error: body.reason });
+  const command = body.value as Record<string, unknown>;
+  const name = String(command?.command);
+  const positive = (value: unknown, field: string, max: number): number | string =>
+    Number.isInteger(value) && (value as number) > 0 && (value as number) <= max
+      ? (value as number)
+      : `"${field}" must be an integer 1..${max}`;
+  switch (name) {
+    case 'fail': {
+      const n = positive(command.count, 'count', 10_000);
+      const status = positive(command.status ?? 503, 'status', 599);
+      if (typeof n === 'string' || typeof status === 'string' || (status as number) < 400)
+        return send(res, 400, { error: typeof n === 'string' ? n : '"status" must be 400..599' });
+      state.faults.push({ kind: 'fail', remaining: n, status: status as number });
+      break;
+    }
+    case 'reset': {
+      const n = positive(command.count, 'count', 10_000);
+      if (typeof n === 'string') return send(res, 400, { error: n });
+      state.faults.push({ kind: 'reset', remaining: n });
+      break;
+    }
+    case 'slow': {
+      const n = positive(command.count, 'count', 10_000);
+      const delayMs = positive(command.delayMs, 'delayMs', 120_000);
+      if (typeof n === 'string' || typeof delayMs === 'string') return send(res, 400, { error: typeof n === 'string' ? n : delayMs });
+      state.faults.push({ kind: 'slow', remaining: n, delayMs: delayMs as number });
+      break;
+    }
+    case 'refuse': {
+      const ms = positive(command.ms, 'ms', 60_000);
+      if (typeof ms === 'string') return send(res, 400, { error: ms });
+      refuseFor(ms);
+      break;
+    }
+    case 'health':
+      if (typeof command.healthy !== 'boolean') return send(res, 400, { error: '"healthy" must be true or false' });
+      state.healthy = command.healthy;
+      break;
+    case 'clear':
+      state.faults = [];
+      state.seen = [];
+      state.healthy = true;
+      break;
+    case 'state':
+      break;
+    default:
+      return send(res, 400, { error: `unknown command "${name}"; known commands: ${COMMANDS.join(', ')}` });
+  }
+  return send(res, 200, { instance: INSTANCE, healthy: state.healthy, faults: state.faults });
+}
+
+function guarded(handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>) {
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    handler(req, res).catch((error: unknown) => {
+      console.error(`${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
+      if (!res.headersSent) send(res, 500, { error: (error as Error).message });
+      else res.destroy();
+    });
+  };
+}
+
+function listen(server: Server, port: number, what: string): Promise<void> {
+  server.keepAliveTimeout = 65_000;
+  return new Promise((resolve) => server.listen(port, '0.0.0.0', () => (console.log(`${INSTANCE}: ${what} on :${port}`), resolve())));
+}
+
+async function main(): Promise<void> {
+  const store = process.env.DATABASE_URL ? await postgresStore(process.env.DATABASE_URL) : memoryStore();
+  const publisher = process.env.KAFKA_BROKERS ? await kafkaPublisher(process.env.KAFKA_BROKERS.split(',')) : undefined;
+  const api = guarded(apiHandler(store, publisher));
+  const servers = [createHttpServer(api)];
+  await listen(servers[0]!, PORT, `API (store ${store.kind}, events ${publisher ? 'kafka' : 'off'})`);
+  if (process.env.TLS_PORT && process.env.TLS_CERT && process.env.TLS_KEY) {
+    const tls = createHttpsServer({ cert: readFileSync(process.env.TLS_CERT), key: readFileSync(process.env.TLS_KEY) }, api);
+    servers.push(tls);
+    await listen(tls, Number(process.env.TLS_PORT), 'API over TLS');
+  }
+  refuseFor = (ms) => {
+    const [plain] = servers;
+    plain!.close();
+    plain!.closeAllConnections();
+    setTimeout(() => void listen(plain!, PORT, 'API (accepting again)'), ms).unref();
+  };
+  const control = createHttpServer(guarded(controlHandler));
+  servers.push(control);
+  await listen(control, CONTROL_PORT, 'control');
+  const shutdown = (): void => {
+    for (const server of servers) server.close();
+    setTimeout(() => process.exit(0), 2_000).unref();
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+main().catch((error: unknown) => {
+  console.error(`${INSTANCE}: cannot start: ${(error as Error).message}`);
+  process.exit(1);
+});
