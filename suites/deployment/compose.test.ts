@@ -18,6 +18,7 @@ import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { runDir } from '#fixtures/run/run-folder.js';
 import { freeSubnet } from '#fixtures/deploy/subnet.js';
 import { monitoringUsability } from '#fixtures/deploy/monitoring-usable.js';
+import { meshUsability } from '#fixtures/deploy/mesh-usable.js';
 
 // Generated per run (and registered, so the leak scan looks for them), as the fixtures do.
 const tier = tierSecrets();
@@ -99,7 +100,7 @@ describe('compose/compose.yml', () => {
     expect(c2.measured).toContain('haproxy: no health check');
   });
 
-  it('deploy.compose, deploy.startup-order: `up` from the file alone brings every service healthy (database + monitoring), in dependency order, and usable', async () => {
+  it('deploy.compose, deploy.startup-order: `up` from the file alone brings every service healthy (database + monitoring + mesh), in dependency order, and usable', async () => {
     const tool = await composeTool();
     const services = readComposeFile();
     const images = await harnessImageEnv(fixtures.flatMap((f) => (f.deploy ? [f.deploy.component] : [])));
@@ -151,9 +152,14 @@ describe('compose/compose.yml', () => {
         const read = await withClient(client(6432, 'bss'), async (c) => (await c.query('SELECT 1 AS one')).rows.length).catch(() => 0);
         if (read !== 1) usable.push('a read through PgBouncer (bss) failed');
       }
+      // The mesh tier: a request through Envoy's proxy port reaches the backend.
+      const mesh = up.ok
+        ? await meshUsability({ proxy: 'http://127.0.0.1:15006', backend: 'http://127.0.0.1:8080', marker: project })
+        : undefined;
+      usable.push(...(mesh?.problems ?? []));
       const seen = await monitoring;
       usable.push(...(seen?.problems ?? []));
-      const v = recordVerdict(composeUpVerdict(up, usable), { tool, project, images, up, usable, monitoring: seen }, 'shipped', 'up');
+      const v = recordVerdict(composeUpVerdict(up, usable), { tool, project, images, up, usable, monitoring: seen, mesh }, 'shipped', 'up');
       const order = observedOrderProblems(services, up.observed);
       const o = recordVerdict(startupOrderVerdict(order, 'observed', up.seconds), { observed: up.observed }, 'shipped', 'observed');
       expect(v.status, v.measured).toBe('met');
