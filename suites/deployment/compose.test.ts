@@ -157,13 +157,24 @@ describe('compose/compose.yml', () => {
         ? await meshUsability({ proxy: 'http://127.0.0.1:15006', backend: 'http://127.0.0.1:8080', marker: project })
         : undefined;
       usable.push(...(mesh?.problems ?? []));
+      // Negative control of that check, on the same deployment: Envoy's admin port does not route to the backend.
+      const notRouted = up.ok
+        ? await meshUsability({ proxy: 'http://127.0.0.1:15000', backend: 'http://127.0.0.1:8080', marker: `${project}-admin` })
+        : undefined;
       const seen = await monitoring;
       usable.push(...(seen?.problems ?? []));
-      const v = recordVerdict(composeUpVerdict(up, usable), { tool, project, images, up, usable, monitoring: seen, mesh }, 'shipped', 'up');
+      const v = recordVerdict(
+        composeUpVerdict(up, usable),
+        { tool, project, images, up, usable, monitoring: seen, mesh, meshNotRouted: notRouted },
+        'shipped',
+        'up',
+      );
       const order = observedOrderProblems(services, up.observed);
       const o = recordVerdict(startupOrderVerdict(order, 'observed', up.seconds), { observed: up.observed }, 'shipped', 'observed');
       expect(v.status, v.measured).toBe('met');
       expect(o.status, o.measured).toBe('met');
+      expect(notRouted?.seenByBackend).toBe(false);
+      expect(notRouted?.problems.join('; ')).toMatch(/x-envoy-upstream-service-time|not 201/);
     } finally {
       await composeDown(tool, project, env);
     }
