@@ -37,7 +37,7 @@ const test = topologyTest('primary-loss', databaseTier(secrets), {
 });
 
 const PROBE_INTERVAL_MS = 100;
-/** Each probe's own window: kill ~1 s in, detection ≤ 6.5 s, promotion, then N good answers. */
+/** Each probe's own window: kill ~1 s in, detection ≤ 6.6 s, promotion, then N good answers. */
 const FAILOVER_WINDOW_MS = 20_000;
 const AUTOMATION = 'harness automation: polls HAProxy stats every 100 ms, then fences and promotes';
 
