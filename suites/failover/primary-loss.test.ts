@@ -114,7 +114,7 @@ describe('database tier: losing the primary', () => {
     const reactedAt = now();
     const candidate = await tier.promotionCandidate();
     const otherReplica = tier.replicas.find((r) => r.alias !== candidate.alias)!;
-    await tier.failOver(primary, candidate, { fence: true });
+    const procedure = await tier.failOver(primary, candidate, { fence: true });
     const histories = await finished(probes);
     const phaseA = now();
 
@@ -127,6 +127,8 @@ describe('database tier: losing the primary', () => {
       promotionMs: firstWrite ? firstWrite.endedMs - reactedAt : Number.POSITIVE_INFINITY,
       totalMs,
       reactor: AUTOMATION,
+      // Inside the promotion part, from the reaction: fence, pg_promote() confirmed, routed on HAProxy, other replica re-pointed.
+      procedure,
     };
     const outages = Object.fromEntries(
       Object.entries(histories).map(([name, h]) => [name, outageFromFault(h, killedAt, { faultInPlaceMs: killInPlace })]),
@@ -273,6 +275,7 @@ describe('database tier: losing the primary', () => {
     expect(rejoinedServers).toEqual([candidate.alias]);
     expect(otherFollows, `${otherReplica.alias} after the promotion`).toMatchObject({ streaming: true, senderHost: candidate.alias });
     expect(otherFollows.markerSeenMs).not.toBeNull();
+    expect(notRepointed.observations, `control observed: ${notRepointed.lastError ?? ''}`).toBeGreaterThan(0);
     expect(notRepointed.streaming, 'control: the fenced old primary, not re-pointed').toBe(false);
     expect(notRepointed.markerSeenMs).toBeNull();
     expect(rejoinedFollows, `${primary.alias} after the rejoin`).toMatchObject({ streaming: true, senderHost: candidate.alias });
