@@ -26,7 +26,15 @@ use Errno qw(EAGAIN EINTR EWOULDBLOCK);
 use IO::Select;
 use IO::Socket::INET;
 use IPC::Open2;
-use Time::HiRes qw(time);
+use POSIX ();
+
+# Seconds, to 10 ms or better: Time::HiRes where the image has full perl, else POSIX::times()
+# (elapsed clock ticks), which perl-base alone has.
+my $clock = eval { require Time::HiRes; \&Time::HiRes::time } // do {
+  my $ticks = POSIX::sysconf(POSIX::_SC_CLK_TCK()) || 100;
+  sub { (POSIX::times())[0] / $ticks };
+};
+sub now { $clock->() }
 
 my $PORT = $ENV{HEALTH_AGENT_PORT} || 8008;
 my $MAX_AGE = ($ENV{HEALTH_AGENT_MAX_AGE_MS} // 100) / 1000;
@@ -171,7 +179,7 @@ sub read_client {
 }
 
 while (1) {
-  my $now = time;
+  my $now = now();
   my $wake = $now + 1;
   for my $fd (keys %clients) {
     my $c = $clients{$fd};
@@ -179,7 +187,7 @@ while (1) {
     $wake = $due if $due < $wake;
   }
   my @ready = $select->can_read($wake > $now ? $wake - $now : 0);
-  $now = time;
+  $now = now();
   for my $handle (@ready) {
     if ($handle == $server) {
       while (my $sock = $server->accept) {
@@ -194,7 +202,7 @@ while (1) {
       read_client(fileno $handle, $now);
     }
   }
-  $now = time;
+  $now = now();
   for my $fd (keys %clients) {
     my $c = $clients{$fd} or next;
     if (defined $c->{seq}) {
