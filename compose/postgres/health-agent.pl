@@ -37,7 +37,9 @@ my $clock = eval { require Time::HiRes; \&Time::HiRes::time } // do {
 sub now { $clock->() }
 
 my $PORT = $ENV{HEALTH_AGENT_PORT} || 8008;
-my $MAX_AGE = ($ENV{HEALTH_AGENT_MAX_AGE_MS} // 100) / 1000;
+# Not configurable: fixtures/checks/haproxy-timing.ts reads this number into the failover bound.
+my $MAX_AGE_MS = 100;
+my $MAX_AGE = $MAX_AGE_MS / 1000;
 my $ANSWER_WITHIN = ($ENV{HEALTH_AGENT_ANSWER_WITHIN_MS} // 450) / 1000;
 my $REQUEST_WITHIN = 2;     # seconds a client has to send its request line and headers
 my $STUCK_AFTER = 5;        # seconds without any answer from psql before it is replaced
