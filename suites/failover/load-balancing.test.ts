@@ -30,8 +30,10 @@ import { writeRunFile } from '#fixtures/run/run-folder.js';
 import { pgbenchService, type StartedPgbench } from '#fixtures/services/pgbench.js';
 import {
   APP_ROLE,
+  databaseHaproxyService,
   databaseTier,
   HAPROXY,
+  pgbouncerService,
   PRIMARY,
   READ_PORT,
   REPLICAS,
@@ -46,45 +48,34 @@ import type { StartedHaproxy } from '#fixtures/services/haproxy.js';
 import type { PgClientConfig } from '#fixtures/services/postgres.js';
 import type { Topology } from '#fixtures/topology/topology.js';
 import { topologyTest } from '#fixtures/vitest/topology-test.js';
-import { assertShippedConfigCanFailOver, FAILOVER_CLAIM_MS } from './failover-support.js';
+import { AGENT_MAX_AGE_MS, assertShippedConfigCanFailOver, FAILOVER_CLAIM_MS } from './failover-support.js';
 import { DOCUMENT_TIMING, FIRST_SERVER_READS, ROUND_ROBIN_WRITES } from './variants.js';
 
-const VARIANTS = {
-  'haproxy-document-timing': DOCUMENT_TIMING,
-  'haproxy-round-robin-writes': ROUND_ROBIN_WRITES,
-  'haproxy-first-server-reads': FIRST_SERVER_READS,
-};
 /** The application's role as PgBouncer admin: what the shipped pgbouncer.ini must never do. */
 const APP_IS_PGBOUNCER_ADMIN = SHIPPED_PGBOUNCER_INI.replace(/^admin_users = .*$/m, `admin_users = ${APP_ROLE}`);
 const secrets = tierSecrets();
+/**
+ * Broken variants (negative controls), each started only for the test that needs it and stopped
+ * after it: every HAProxy instance checks every agent twice a second, and four of them for the
+ * whole file loaded the servers every test measures.
+ */
+const VARIANTS = {
+  documentTiming: databaseHaproxyService(secrets, { name: 'haproxy-document-timing', config: DOCUMENT_TIMING }),
+  roundRobinWrites: databaseHaproxyService(secrets, { name: 'haproxy-round-robin-writes', config: ROUND_ROBIN_WRITES }),
+  firstServerReads: databaseHaproxyService(secrets, { name: 'haproxy-first-server-reads', config: FIRST_SERVER_READS }),
+  appIsPgbouncerAdmin: pgbouncerService(secrets, { name: 'pgbouncer-app-is-admin', ini: APP_IS_PGBOUNCER_ADMIN }),
+};
 const REPETITIONS = 3;
 const READ_SCALE_REPETITIONS = byProfile({ quick: 3, nightly: 5, release: 7 });
 const PGBENCH_SECONDS = byProfile({ quick: 5, nightly: 15, release: 30 });
 const PROBE_INTERVAL_MS = 100;
 
-const test = topologyTest(
-  'load-balancing',
-  [
-    ...databaseTier(secrets, { haproxyVariants: VARIANTS, pgbouncerVariants: { 'pgbouncer-app-is-admin': APP_IS_PGBOUNCER_ADMIN } }),
-    pgbenchService(secrets.credentials, [HAPROXY]),
-  ],
-  {
-    // The shipped config must be able to meet the claim on paper before anything starts.
-    beforeStart: assertShippedConfigCanFailOver,
-  },
-);
+const test = topologyTest('load-balancing', [...databaseTier(secrets), pgbenchService(secrets.credentials, [HAPROXY])], {
+  // The shipped config must be able to meet the claim on paper before anything starts.
+  beforeStart: assertShippedConfigCanFailOver,
+});
 
 const tierOf = (topology: Topology): StartedDatabaseTier => new StartedDatabaseTier(topology, secrets);
-
-function haproxies(topology: Topology) {
-  const tier = tierOf(topology);
-  return {
-    shipped: tier.haproxy(),
-    documentTiming: tier.haproxy('haproxy-document-timing'),
-    roundRobinWrites: tier.haproxy('haproxy-round-robin-writes'),
-    firstServerReads: tier.haproxy('haproxy-first-server-reads'),
-  };
-}
 
 const allServers = [PRIMARY, ...REPLICAS];
 
@@ -123,13 +114,13 @@ afterAll(() => printSummary('load balancing and failover'));
 describe('database tier: HAProxy', () => {
   test("db.haproxy.failover (static): worst-case detection derived from haproxy.cfg; the document's timing cannot meet 10 s", () => {
     const shipped = recordVerdict(
-      failoverConfigVerdict(SHIPPED_HAPROXY_CONFIG, FAILOVER_CLAIM_MS),
-      { config: 'compose/haproxy/haproxy.cfg' },
+      failoverConfigVerdict(SHIPPED_HAPROXY_CONFIG, FAILOVER_CLAIM_MS, AGENT_MAX_AGE_MS),
+      { config: 'compose/haproxy/haproxy.cfg', agentMaxAgeMs: AGENT_MAX_AGE_MS },
       'shipped',
       'static',
     );
     const documented = recordVerdict(
-      failoverConfigVerdict(DOCUMENT_TIMING, FAILOVER_CLAIM_MS),
+      failoverConfigVerdict(DOCUMENT_TIMING, FAILOVER_CLAIM_MS, AGENT_MAX_AGE_MS),
       { config: 'inter 5s rise 2 fall 3' },
       'document-timing',
       'static',
@@ -139,31 +130,32 @@ describe('database tier: HAProxy', () => {
   });
 
   test('HAProxy stats require authentication; the runtime API socket is enabled', async ({ topology }) => {
-    const { shipped } = haproxies(topology);
+    const shipped = tierOf(topology).haproxy();
     expect((await fetch(shipped.url(STATS_PORT, '/stats;csv'))).status).toBe(401);
     expect((await shipped.stats()).some((row) => row.pxname === 'postgres_read')).toBe(true);
     expect((await shipped.container.exec(['sh', '-c', 'test -S /tmp/haproxy-admin.sock'])).exitCode).toBe(0);
   });
 
   test('db.haproxy.round-robin: new read connections spread evenly over primary and both replicas', async ({ topology }) => {
-    const { shipped, firstServerReads } = haproxies(topology);
-    await allUp(shipped, 'postgres_read');
-    await allUp(firstServerReads, 'postgres_read');
     const tier = tierOf(topology);
+    const shipped = tier.haproxy();
+    await allUp(shipped, 'postgres_read');
     const answered = await readsFrom(tier.readEndpoint(), 90);
     const result = recordVerdict(distributionVerdict(answered, allServers, 0.1), { answered, stats: await shipped.stats() });
     expect(result.status, result.measured).toBe('met');
 
-    const skewed = await readsFrom(tier.readEndpoint(firstServerReads.alias), 30);
+    const skewed = await topology.withService(VARIANTS.firstServerReads, async (firstServerReads) => {
+      await allUp(firstServerReads, 'postgres_read');
+      return readsFrom(tier.readEndpoint(firstServerReads.alias), 30);
+    });
     const control = recordVerdict(distributionVerdict(skewed, allServers, 0.1), { answered: skewed }, 'first-server-reads');
     expect(control.status, control.measured).toBe('not met');
   });
 
   test('db.writes.primary-only: every write through the write endpoint lands on the primary', async ({ topology }) => {
-    const { shipped, roundRobinWrites } = haproxies(topology);
     const tier = tierOf(topology);
+    const shipped = tier.haproxy();
     await withClient(tier.primary.clientConfig(), (c) => c.query(PROBE_SCHEMA));
-    await allUp(roundRobinWrites, 'postgres_write');
     const writes = (haproxy: StartedHaproxy) =>
       startConnectionProbe(tier.writeEndpoint(haproxy.alias), { mode: 'write', intervalMs: 25, maxAttempts: 60, windowMs: 20_000 }).done;
     const shippedWrites = await writes(shipped);
@@ -174,15 +166,17 @@ describe('database tier: HAProxy', () => {
     expect(result.status, result.measured).toBe('met');
     expect(shippedWrites.every((op) => op.ok)).toBe(true);
 
-    const spreadWrites = await writes(roundRobinWrites);
+    const spreadWrites = await topology.withService(VARIANTS.roundRobinWrites, async (roundRobinWrites) => {
+      await allUp(roundRobinWrites, 'postgres_write');
+      return writes(roundRobinWrites);
+    });
     const control = recordVerdict(writesPrimaryOnlyVerdict(spreadWrites), { writes: spreadWrites }, 'round-robin-writes');
     expect(control.status, control.measured).toBe('not met');
   });
 
   test('db.pool: 60 concurrent clients through PgBouncer use at most its pool of 10 server connections', async ({ topology }) => {
-    const { shipped } = haproxies(topology);
     const tier = tierOf(topology);
-    await allUp(shipped, 'postgres_read');
+    await allUp(tier.haproxy(), 'postgres_read');
     const servers = tier.servers.map((s) => s.clientConfig());
     const load = (entry: PgClientConfig, applicationName: string) =>
       concurrentClientsLoad(entry, servers, { clients: 60, transactionsPerClient: 5, applicationName, maxDurationMs: 60_000 });
@@ -207,7 +201,9 @@ describe('database tier: HAProxy', () => {
       );
     const app = await tryConsole(tier.pgbouncer().clientConfig('pgbouncer'));
     const admin = await tryConsole(tier.pgbouncer().adminConfig());
-    const variant = await tryConsole(tier.pgbouncer('pgbouncer-app-is-admin').clientConfig('pgbouncer'));
+    const variant = await topology.withService(VARIANTS.appIsPgbouncerAdmin, (appIsAdmin) =>
+      tryConsole(appIsAdmin.clientConfig('pgbouncer')),
+    );
     writeRunFile('measurements/security.pgbouncer-console.json', { app, admin, appIsAdminVariant: variant });
     expect(app).toMatch(/^refused: /);
     expect(app).not.toContain(secrets.app.password);
@@ -219,8 +215,8 @@ describe('database tier: HAProxy', () => {
   test(`db.reads.scale: read throughput through HAProxy over three servers vs the primary alone (pgbench -S, ${READ_SCALE_REPETITIONS} repetitions in random order, median)`, async ({
     topology,
   }) => {
-    const { shipped } = haproxies(topology);
     const tier = tierOf(topology);
+    const shipped = tier.haproxy();
     const bench = topology.get<StartedPgbench>('pgbench');
     const servers = tier.servers;
     await bench.initialise(PRIMARY, 5);
@@ -284,7 +280,7 @@ describe('database tier: HAProxy', () => {
   });
 
   test('db.haproxy.health: a frozen replica leaves the read rotation and returns once healed', async ({ topology }) => {
-    const { shipped } = haproxies(topology);
+    const shipped = tierOf(topology).haproxy();
     const victim = topology.get<StartedPostgresServer>(REPLICAS[1]);
     const server = haproxyServerName(victim.alias);
     await allUp(shipped, 'postgres_read');
@@ -339,61 +335,64 @@ describe('database tier: HAProxy', () => {
   test(`db.haproxy.failover: outage from the kill of a replica on every client endpoint (reads, writes, PgBouncer), ${REPETITIONS} repetitions`, async ({
     topology,
   }) => {
-    const { shipped, documentTiming } = haproxies(topology);
     const tier = tierOf(topology);
+    const shipped = tier.haproxy();
+    // The document's timing watches the same kills as the control: running for this test only.
     const shippedOutages: Record<string, Outage[]> = { reads: [], writes: [], 'pooled-reads': [] };
     const documentOutages: Record<string, Outage[]> = { reads: [] };
     const repetitions: unknown[] = [];
     let timeline;
-    for (let rep = 0; rep < REPETITIONS; rep += 1) {
-      const victim = tier.server(REPLICAS[rep % REPLICAS.length]!);
-      const server = haproxyServerName(victim.alias);
-      await allUp(shipped, 'postgres_read');
-      await allUp(documentTiming, 'postgres_read');
-      // Every probe has its own window and stops on its own; the document's timing watches the same fault as the control.
-      // Past the claim by the 5 good answers that end an outage: a later recovery is "not met" anyway.
-      const windowMs = 2_000 + FAILOVER_CLAIM_MS + RECOVERY_RUN * PROBE_INTERVAL_MS + 2_500;
-      const origin = now();
-      const open = (config: PgClientConfig, mode: 'read' | 'write') =>
-        startConnectionProbe(config, { mode, intervalMs: PROBE_INTERVAL_MS, windowMs, keyPrefix: `rep${rep}` });
-      const probes = {
-        reads: open(tier.readEndpoint(), 'read'),
-        writes: open(tier.writeEndpoint(), 'write'),
-        'pooled-reads': open(tier.pooledEndpoint('read'), 'read'),
-        documentTiming: open(tier.readEndpoint(documentTiming.alias), 'read'),
-      };
-      await expect.poll(() => probes.reads.history.filter((op) => op.ok).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(10);
-      const faultAt = now();
-      await kill(victim.container);
-      const faultInPlace = now();
-      const detections = await Promise.all(
-        [shipped, documentTiming].map((h) =>
-          waitForServerStatus(
-            () => h.stats(),
-            'postgres_read',
-            server,
-            (s) => s === 'DOWN',
-            { timeoutMs: 40_000, sinceMs: faultAt },
+    await topology.withService(VARIANTS.documentTiming, async (documentTiming) => {
+      for (let rep = 0; rep < REPETITIONS; rep += 1) {
+        const victim = tier.server(REPLICAS[rep % REPLICAS.length]!);
+        const server = haproxyServerName(victim.alias);
+        await allUp(shipped, 'postgres_read');
+        await allUp(documentTiming, 'postgres_read');
+        // Every probe has its own window and stops on its own; the document's timing watches the same fault as the control.
+        // Past the claim by the 5 good answers that end an outage: a later recovery is "not met" anyway.
+        const windowMs = 2_000 + FAILOVER_CLAIM_MS + RECOVERY_RUN * PROBE_INTERVAL_MS + 2_500;
+        const origin = now();
+        const open = (config: PgClientConfig, mode: 'read' | 'write') =>
+          startConnectionProbe(config, { mode, intervalMs: PROBE_INTERVAL_MS, windowMs, keyPrefix: `rep${rep}` });
+        const probes = {
+          reads: open(tier.readEndpoint(), 'read'),
+          writes: open(tier.writeEndpoint(), 'write'),
+          'pooled-reads': open(tier.pooledEndpoint('read'), 'read'),
+          documentTiming: open(tier.readEndpoint(documentTiming.alias), 'read'),
+        };
+        await expect.poll(() => probes.reads.history.filter((op) => op.ok).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(10);
+        const faultAt = now();
+        await kill(victim.container);
+        const faultInPlace = now();
+        const detections = await Promise.all(
+          [shipped, documentTiming].map((h) =>
+            waitForServerStatus(
+              () => h.stats(),
+              'postgres_read',
+              server,
+              (s) => s === 'DOWN',
+              { timeoutMs: 40_000, sinceMs: faultAt },
+            ),
           ),
-        ),
-      );
-      const [shippedDetectMs = Number.NaN, documentDetectMs = Number.NaN] = detections;
-      const histories: Record<string, ProbeOp[]> = {};
-      for (const [name, probe] of Object.entries(probes)) histories[name] = await probe.done;
-      const outages = Object.fromEntries(
-        Object.entries(histories).map(([name, h]) => [name, outageFromFault(h, faultAt, { faultInPlaceMs: faultInPlace })]),
-      );
-      for (const name of Object.keys(shippedOutages)) shippedOutages[name]!.push(outages[name]!);
-      documentOutages.reads!.push(outages.documentTiming!);
-      repetitions.push({ victim: victim.alias, shippedDetectMs, documentDetectMs, outages });
-      timeline = probeTimeline(histories, origin, [
-        { fromMs: faultAt, toMs: faultAt + shippedDetectMs, label: `kill ${victim.alias} → DOWN` },
-      ]);
-      writeRunFile(`measurements/db.haproxy.failover.rep-${rep + 1}.history.json`, histories);
+        );
+        const [shippedDetectMs = Number.NaN, documentDetectMs = Number.NaN] = detections;
+        const histories: Record<string, ProbeOp[]> = {};
+        for (const [name, probe] of Object.entries(probes)) histories[name] = await probe.done;
+        const outages = Object.fromEntries(
+          Object.entries(histories).map(([name, h]) => [name, outageFromFault(h, faultAt, { faultInPlaceMs: faultInPlace })]),
+        );
+        for (const name of Object.keys(shippedOutages)) shippedOutages[name]!.push(outages[name]!);
+        documentOutages.reads!.push(outages.documentTiming!);
+        repetitions.push({ victim: victim.alias, shippedDetectMs, documentDetectMs, outages });
+        timeline = probeTimeline(histories, origin, [
+          { fromMs: faultAt, toMs: faultAt + shippedDetectMs, label: `kill ${victim.alias} → DOWN` },
+        ]);
+        writeRunFile(`measurements/db.haproxy.failover.rep-${rep + 1}.history.json`, histories);
 
-      await start(victim.container);
-      await allUp(shipped, 'postgres_read');
-    }
+        await start(victim.container);
+        await allUp(shipped, 'postgres_read');
+      }
+    });
     const figures = { repetitions, recoveryRun: RECOVERY_RUN, probeIntervalMs: PROBE_INTERVAL_MS, timeline, loadAverage: loadavg() };
     const result = recordVerdict(failoverVerdict(shippedOutages, { claimMs: FAILOVER_CLAIM_MS, minRepetitions: REPETITIONS }), figures);
     const control = recordVerdict(

@@ -37,7 +37,7 @@ const test = topologyTest('primary-loss', databaseTier(secrets), {
 });
 
 const PROBE_INTERVAL_MS = 100;
-/** Each probe's own window: kill ~1 s in, detection ≤ 6.5 s, promotion, then N good answers. */
+/** Each probe's own window: kill ~1 s in, detection ≤ 6.6 s, promotion, then N good answers. */
 const FAILOVER_WINDOW_MS = 20_000;
 const AUTOMATION = 'harness automation: polls HAProxy stats every 100 ms, then fences and promotes';
 
@@ -72,14 +72,15 @@ describe('database tier: losing the primary', () => {
     const tier = new StartedDatabaseTier(topology, secrets);
     const haproxy = tier.haproxy();
     const primary = tier.primary;
-    const candidate = tier.replicas[0]!;
     await withClient(primary.clientConfig(), (c) => c.query(PROBE_SCHEMA));
-    await expect
-      .poll(
-        () => withClient(candidate.clientConfig(), async (c) => (await c.query(`SELECT to_regclass('bss_write_probe') AS t`)).rows[0].t),
-        { timeout: 30_000 },
-      )
-      .not.toBeNull();
+    for (const replica of tier.replicas) {
+      await expect
+        .poll(
+          () => withClient(replica.clientConfig(), async (c) => (await c.query(`SELECT to_regclass('bss_write_probe') AS t`)).rows[0].t),
+          { timeout: 30_000 },
+        )
+        .not.toBeNull();
+    }
     await waitForServerStatus(
       () => haproxy.stats(),
       'postgres_write',
@@ -101,7 +102,8 @@ describe('database tier: losing the primary', () => {
     const killedAt = now();
     await kill(primary.container);
     const killInPlace = now();
-    // The automation: notice the primary is down, then fence it and promote replica-1.
+    // The automation: notice the primary is down, then fence it, promote the most advanced
+    // replica and re-point the other one at it.
     const detectionMs = await waitForServerStatus(
       () => haproxy.stats(),
       'postgres_write',
@@ -110,7 +112,9 @@ describe('database tier: losing the primary', () => {
       { timeoutMs: 30_000, intervalMs: 100, sinceMs: killedAt },
     );
     const reactedAt = now();
-    await tier.failOver(primary, candidate, { fence: true });
+    const candidate = await tier.promotionCandidate();
+    const otherReplica = tier.replicas.find((r) => r.alias !== candidate.alias)!;
+    const procedure = await tier.failOver(primary, candidate, { fence: true });
     const histories = await finished(probes);
     const phaseA = now();
 
@@ -123,6 +127,8 @@ describe('database tier: losing the primary', () => {
       promotionMs: firstWrite ? firstWrite.endedMs - reactedAt : Number.POSITIVE_INFINITY,
       totalMs,
       reactor: AUTOMATION,
+      // Inside the promotion part, from the reaction: fence, pg_promote() confirmed, routed on HAProxy, other replica re-pointed.
+      procedure,
     };
     const outages = Object.fromEntries(
       Object.entries(histories).map(([name, h]) => [name, outageFromFault(h, killedAt, { faultInPlaceMs: killInPlace })]),
@@ -179,6 +185,11 @@ describe('database tier: losing the primary', () => {
       )
       .toBe('f');
     const stalePrimaryAt = now();
+    // The other replica was re-pointed by the procedure: it streams from the new primary and
+    // a row written there reaches it. The same observation of a server nobody re-pointed (the
+    // fenced old primary, up on its own timeline) must say it does not.
+    const otherFollows = await tier.streamsFrom(otherReplica, candidate);
+    const notRepointed = await tier.streamsFrom(primary, candidate, 5_000);
     const returned = await finished(returning);
     const fencedWrites = [...writes, ...histories['pooled-writes']!, ...returned.writes!, ...returned['pooled-writes']!];
     const fencedRows = await acknowledgedAndFound(candidate.appConfig(), fencedWrites, reactedAt);
@@ -238,31 +249,37 @@ describe('database tier: losing the primary', () => {
     const rejoinedFrom = now();
     const rejoined = await finished(probeAll({ writes: endpoints.writes }, 5_000, 'rejoined'));
     const rejoinedServers = [...new Set(rejoined.writes!.filter((op) => op.ok).map((op) => op.server))];
-    // The rejoined server streams from the new primary (bounded wait: it reconnects on its own).
-    let followsNewPrimary = 0;
-    await withClient(candidate.clientConfig(), async (c) => {
-      const deadline = now() + 30_000;
-      while (now() < deadline) {
-        followsNewPrimary = (
-          await c.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM pg_stat_replication WHERE state = 'streaming' AND application_name = $1`,
-            [primary.alias],
-          )
-        ).rows[0]!.n;
-        if (followsNewPrimary > 0) return;
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-    });
+    // Both standbys now stream from the new primary (bounded waits: they reconnect on their own).
+    const rejoinedFollows = await tier.streamsFrom(primary, candidate);
+    const otherStillFollows = await tier.streamsFrom(otherReplica, candidate);
+    const standbys = await withClient(candidate.clientConfig(), async (c) =>
+      (
+        await c.query<{ application_name: string; state: string }>(
+          `SELECT application_name, state FROM pg_stat_replication ORDER BY application_name`,
+        )
+      ).rows.map((r) => `${r.application_name}:${r.state}`),
+    );
     writeRunFile('measurements/db.writes.primary-only.old-primary-returns.rejoined.json', {
       rejoinedFrom,
+      newPrimary: candidate.alias,
       servers: rejoinedServers,
       acknowledged: rejoined.writes!.filter((op) => op.ok).length,
       attempts: rejoined.writes!.length,
-      standbysStreamingFromNewPrimary: followsNewPrimary,
+      standbysOfNewPrimary: standbys,
+      otherReplicaAfterPromotion: { alias: otherReplica.alias, ...otherFollows },
+      oldPrimaryFencedNotRejoined: notRepointed,
+      oldPrimaryAfterRejoin: rejoinedFollows,
+      otherReplicaAfterRejoin: otherStillFollows,
     });
 
     expect(rejoinedServers).toEqual([candidate.alias]);
-    expect(followsNewPrimary).toBeGreaterThanOrEqual(1);
+    expect(otherFollows, `${otherReplica.alias} after the promotion`).toMatchObject({ streaming: true, senderHost: candidate.alias });
+    expect(otherFollows.markerSeenMs).not.toBeNull();
+    expect(notRepointed.observations, `control observed: ${notRepointed.lastError ?? ''}`).toBeGreaterThan(0);
+    expect(notRepointed.streaming, 'control: the fenced old primary, not re-pointed').toBe(false);
+    expect(notRepointed.markerSeenMs).toBeNull();
+    expect(rejoinedFollows, `${primary.alias} after the rejoin`).toMatchObject({ streaming: true, senderHost: candidate.alias });
+    expect(otherStillFollows, `${otherReplica.alias} after the rejoin`).toMatchObject({ streaming: true, senderHost: candidate.alias });
     expect(readResult.status, readResult.measured).toBe('met');
     expect(duringFailover.status, duringFailover.measured).toBe('met');
     expect(promotion.status, promotion.measured).toBe('met');

@@ -157,6 +157,28 @@ describe('database tier: streaming replication', () => {
     expect(control.status, control.measured).toBe('not met');
   });
 
+  test("the role-aware health agent answers HAProxy's checks by role: /primary on the primary only, /replica on the standbys only, /read on all, also to 40 checks at once", async ({
+    topology,
+  }) => {
+    const tier = tierOf(topology);
+    const status = async (server: StartedPostgresServer, path: string): Promise<number> =>
+      (await fetch(server.agentUrl(path), { signal: AbortSignal.timeout(5_000) })).status;
+    const answers: Record<string, Record<string, number>> = {};
+    for (const server of tier.servers) {
+      answers[server.alias] = {};
+      for (const path of ['/primary', '/replica', '/read', '/unknown']) answers[server.alias]![path] = await status(server, path);
+    }
+    // Checks arriving together share one query: each still gets its own path's answer.
+    const burst = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? status(tier.primary, '/primary') : status(tier.replicas[0]!, '/primary'))),
+    );
+    writeRunFile('measurements/health-agent.answers.json', { answers, burst });
+    const primary = { '/primary': 200, '/replica': 503, '/read': 200, '/unknown': 503 };
+    const standby = { '/primary': 503, '/replica': 200, '/read': 200, '/unknown': 503 };
+    expect(answers).toEqual({ [PRIMARY]: primary, [REPLICAS[0]]: standby, [REPLICAS[1]]: standby });
+    expect(burst).toEqual(Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? 200 : 503)));
+  });
+
   test('a credential that does not work fails with an error naming the endpoint, not the password', async ({ topology }) => {
     const { primary } = tierOf(topology);
     const wrong = { ...primary.appConfig(), password: `wrong-${secrets.app.password.slice(0, 4)}` };
