@@ -43,11 +43,17 @@ const PROFILE: LoadProfile = {
 };
 const target = { requests: RATE * SECONDS, rate: RATE };
 
+/**
+ * Requests as the executor scheduled them: each iteration sends exactly one request, and
+ * `iterations` is what execution segments partition. k6's `http_reqs` can also count a request
+ * Go's HTTP client silently re-sent on a keep-alive connection the server had just closed (a CI
+ * run saw 406 http_reqs for 400 iterations on a loaded machine), which says nothing about segments.
+ */
 function figures(results: readonly RunnerResult[]): LoadFigures {
-  const requests = results.reduce((sum, r) => sum + summaryValue(r, 'http_reqs', 'count'), 0);
+  const requests = results.reduce((sum, r) => sum + summaryValue(r, 'iterations', 'count'), 0);
   return {
     requests,
-    rate: results.reduce((sum, r) => sum + summaryValue(r, 'http_reqs', 'rate'), 0),
+    rate: results.reduce((sum, r) => sum + summaryValue(r, 'iterations', 'rate'), 0),
     dropped: results.reduce((sum, r) => sum + summaryValue(r, 'dropped_iterations', 'count'), 0),
     failedRate: requests
       ? results.reduce((sum, r) => sum + summaryValue(r, 'http_req_failed', 'rate') * summaryValue(r, 'http_reqs', 'count'), 0) / requests
