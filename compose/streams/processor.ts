@@ -104,8 +104,6 @@ export function settingsFrom(env: NodeJS.ProcessEnv, definition: ProcessorDefini
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-/** Records per produce request: keeps a request's record batch under the broker's 1 MB message.max.bytes. */
-const SEND_CHUNK = 500;
 
 export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const log = (line: string): void => {
@@ -158,6 +156,25 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
     heartbeatIntervalMs: settings.heartbeatIntervalMs,
     maxWaitMs: settings.fetchMaxWaitMs,
     log,
+  });
+
+  new promClient.Counter({
+    name: 'bss_stream_produce_requests_total',
+    help: 'Produce requests sent (all partitions share one request in flight; records per request = batching)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(client.pipelineStats().produceRequests);
+    },
+  });
+  new promClient.Counter({
+    name: 'bss_stream_offset_commits_total',
+    help: 'Offset commit requests sent (pipelined, each after its outputs were acknowledged)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(client.pipelineStats().commitRequests);
+    },
   });
 
   const server = await listen(settings.httpPort, async (path) => {
@@ -269,11 +286,23 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
       await client.commit(batch.topic, batch.partition, next);
       if (settings.test.processingDelayMs > 0) await sleep(settings.test.processingDelayMs * batch.records.length);
     }
-    for (let i = 0; i < outputs.length; i += SEND_CHUNK) {
-      await client.send(outputs.slice(i, i + SEND_CHUNK));
-      await context.heartbeat();
+    // Keep the membership alive while the outputs wait for their acknowledgement (a broker
+    // outage can hold a produce for tens of seconds; every partition's outputs share it).
+    const beat = setInterval(() => void context.heartbeat(), Math.max(250, Math.floor(settings.heartbeatIntervalMs / 2)));
+    try {
+      await client.send(outputs);
+    } finally {
+      clearInterval(beat);
     }
-    if (!settings.test.commitBeforeProduce) await client.commit(batch.topic, batch.partition, next);
+    // At-least-once: the position moves only now that every output is acknowledged by all
+    // in-sync replicas. The commit is pipelined (the next batch does not wait for it); when the
+    // processor is stopping it is awaited, so a graceful stop commits what was acknowledged.
+    if (!settings.test.commitBeforeProduce) {
+      const committed = client.commit(batch.topic, batch.partition, next).catch((error: unknown) => {
+        log(`commit of ${batch.topic}[${batch.partition}] @${next} failed (${(error as Error).message}); those records will be read again`);
+      });
+      if (client.isStopping()) await committed;
+    }
     const ackedAt = Date.now();
     eventsIn.inc(batch.records.length);
     eventsOut.inc(produced.length);
