@@ -32,10 +32,12 @@ export class SerialBatcher<T> {
   /** Flushes done so far and items per flush (for tests and /metrics). */
   readonly stats = { flushes: 0, items: 0, largest: 0 };
 
-  constructor(
-    private readonly flush: (items: T[]) => Promise<void>,
-    private readonly options: BatcherOptions<T>,
-  ) {
+  private readonly flush: (items: T[]) => Promise<void>;
+  private readonly options: BatcherOptions<T>;
+
+  constructor(flush: (items: T[]) => Promise<void>, options: BatcherOptions<T>) {
+    this.flush = flush;
+    this.options = options;
     if (!(options.maxItems >= 1)) throw new Error(`maxItems must be at least 1, got ${options.maxItems}`);
   }
 
