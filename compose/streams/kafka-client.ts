@@ -60,6 +60,8 @@ export interface StreamClientConfig {
   readonly maxWaitMs: number;
   /** One line per log entry, level WARN and above. */
   readonly log: (line: string) => void;
+  /** Diagnostics: one line per offset commit request (TRACE_BATCHES=1). */
+  readonly trace?: boolean;
 }
 
 /** Records per produce request, and bytes: a partition's record batch stays under the broker's 1 MB message.max.bytes. */
@@ -129,7 +131,14 @@ export class StreamClient {
       maxSize: SEND_MAX_BYTES,
       sizeOf: recordBytes,
     });
-    this.commits = new SerialBatcher((positions) => this.consumer.commitOffsets(latestOffsets(positions)), { maxItems: 10_000 });
+    this.commits = new SerialBatcher(
+      async (positions) => {
+        const latest = latestOffsets(positions);
+        await this.consumer.commitOffsets(latest);
+        if (config.trace) config.log(`trace: committed ${latest.map((p) => `p${p.partition}@${p.offset}`).join(' ')}`);
+      },
+      { maxItems: 10_000 },
+    );
     // The start-up probe must not retry on its own: the processor's loop prints one line per attempt.
     this.admin = new Kafka({
       clientId: config.clientId,

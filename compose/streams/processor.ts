@@ -38,6 +38,8 @@ export interface Settings {
   readonly concurrency: number;
   readonly connectAttempts: number;
   readonly connectRetryMs: number;
+  /** Diagnostics: one log line per handled batch and per commit request. */
+  readonly trace: boolean;
   /** Test-only knobs that break the processor on purpose (negative controls); never set in deployment. */
   readonly test: {
     readonly processingDelayMs: number;
@@ -91,6 +93,7 @@ export function settingsFrom(env: NodeJS.ProcessEnv, definition: ProcessorDefini
     concurrency: int('PARTITIONS_CONCURRENTLY', 3, 1, 64),
     connectAttempts: int('CONNECT_ATTEMPTS', 10, 1, 1_000),
     connectRetryMs: int('CONNECT_RETRY_MS', 2_000, 100, 60_000),
+    trace: env.TRACE_BATCHES === '1',
     test: {
       processingDelayMs: int('TEST_PROCESSING_DELAY_MS', 0, 0, 60_000),
       commitBeforeProduce: env.TEST_COMMIT_BEFORE_PRODUCE === '1',
@@ -156,6 +159,7 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
     heartbeatIntervalMs: settings.heartbeatIntervalMs,
     maxWaitMs: settings.fetchMaxWaitMs,
     log,
+    trace: settings.trace,
   });
 
   new promClient.Counter({
@@ -279,7 +283,10 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
       }
     }
     const last = batch.records.at(-1);
-    if (!last || context.isStale()) return false;
+    if (!last || context.isStale()) {
+      if (settings.trace && last) log(`trace: p${batch.partition} [${batch.records[0]!.offset}..${last.offset}] abandoned (stale)`);
+      return false;
+    }
     const next = (BigInt(last.offset) + 1n).toString();
     if (settings.test.commitBeforeProduce) {
       // Deliberately wrong (negative control): the position moves before the outputs exist.
@@ -291,6 +298,11 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
     const beat = setInterval(() => void context.heartbeat(), Math.max(250, Math.floor(settings.heartbeatIntervalMs / 2)));
     try {
       await client.send(outputs);
+    } catch (error) {
+      log(
+        `produce of ${batch.topic}[${batch.partition}] ${batch.records[0]!.offset}..${last.offset} failed (${(error as Error).message}); not committed, it will be read again`,
+      );
+      throw error;
     } finally {
       clearInterval(beat);
     }
@@ -304,6 +316,10 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
       if (client.isStopping()) await committed;
     }
     const ackedAt = Date.now();
+    if (settings.trace)
+      log(
+        `trace: p${batch.partition} [${batch.records[0]!.offset}..${last.offset}] ${batch.records.length} in, ${outputs.length} out acked, commit @${next} queued`,
+      );
     eventsIn.inc(batch.records.length);
     eventsOut.inc(produced.length);
     for (const reason of reasons) deadLettered.inc({ reason });

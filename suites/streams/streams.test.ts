@@ -694,12 +694,17 @@ describe('stream tier', () => {
     };
 
     // The shipped processor: two instances in group bss-customer-analytics.
-    const instance = (alias: string, topics = SHIPPED_TOPICS, environment: Record<string, string> = {}) =>
+    const instance = (alias: string, topics = SHIPPED_TOPICS, environment: Record<string, string> = { TRACE_BATCHES: '1' }) =>
       processor(topology, { processor: 'customer-analytics', alias, topics, environment });
     const phases: Array<{ name: string; recoverySeconds: number; recoveryBoundSeconds?: number }> = [];
     let liveSent: () => SentEvent[] = () => [];
     let liveOut: () => ReturnType<typeof outputsOf> = () => [];
-    const shippedInstance = (alias: string): ProcessorOptions => ({ processor: 'customer-analytics', alias });
+    // TRACE_BATCHES only adds log lines (each batch's offsets, each commit): a loss can be traced in the kept logs.
+    const shippedInstance = (alias: string): ProcessorOptions => ({
+      processor: 'customer-analytics',
+      alias,
+      environment: { TRACE_BATCHES: '1' },
+    });
     const [a, b] = (await processors(topology, shippedInstance('customer-analytics-a'), shippedInstance('customer-analytics-b'))) as [
       Awaited<ReturnType<typeof instance>>,
       Awaited<ReturnType<typeof instance>>,
@@ -709,6 +714,7 @@ describe('stream tier', () => {
       // The recorder and loop live inside underLoad; a shared view lets the scenario poll recovery.
       const shippedRun = await (async () => {
         const { keys, partitionOf } = keyRing(30, 'ft');
+        const inputStart = await endOffsets(brokers, SHIPPED_TOPICS.customer);
         await using out = await TopicRecorder.start(brokers, SHIPPED_TOPICS.analytics);
         const abort = new AbortController();
         const sentView: SentEvent[] = [];
@@ -796,9 +802,30 @@ describe('stream tier', () => {
           )
           .toBeGreaterThanOrEqual(sent.length)
           .catch(() => undefined);
-        return { sent, outputs: liveOut().filter((o) => ids.has(o.inputId)) };
+        return { sent, outputs: liveOut().filter((o) => ids.has(o.inputId)), inputStart, outputStart: out.startOffsets };
       })();
       const delivery = auditDelivery(shippedRun.sent, shippedRun.outputs);
+      if (delivery.lost.length > 0) {
+        // Where the lost events are: their input offsets, and whether a fresh reader finds their outputs (a recorder miss) or not.
+        const lost = new Set(delivery.lost);
+        await using input = await TopicRecorder.start(brokers, SHIPPED_TOPICS.customer, shippedRun.inputStart);
+        await using output = await TopicRecorder.start(brokers, SHIPPED_TOPICS.analytics, shippedRun.outputStart);
+        await caughtUp(input, () => true, 30_000).catch(() => undefined);
+        await caughtUp(output, () => true, 30_000).catch(() => undefined);
+        const inputOffsets = input.records
+          .map((r) => ({
+            id: (JSON.parse(r.value.toString('utf8')) as { id?: string }).id ?? '',
+            partition: r.partition,
+            offset: r.offset,
+          }))
+          .filter((r) => lost.has(r.id));
+        const foundOnReread = new Set(outputsOf(output.records).map((o) => o.inputId));
+        writeRunFile('benchmark/streams-fault-tolerance-loss.json', {
+          lost: delivery.lost.length,
+          foundInOutputOnReread: delivery.lost.filter((id) => foundOnReread.has(id)).length,
+          inputOffsets,
+        });
+      }
       const result = recordVerdict(faultToleranceVerdict(delivery, phases), {
         profile: PROFILE,
         phases,
