@@ -893,16 +893,18 @@ describe('stream tier', () => {
       },
     )) as [Awaited<ReturnType<typeof processor>>, Awaited<ReturnType<typeof processor>>];
     try {
-      const lines = (await logsOf(unreachable.container))
-        .split('\n')
-        .filter((l) => l.includes('order-processor:') && !l.includes('kafka warning'));
+      let log = '';
+      await expect.poll(async () => (log = await logsOf(unreachable.container)), { timeout: 20_000, interval: 1_000 }).toMatch(/gave up/);
+      const lines = log.split('\n').filter((l) => l.includes('order-processor:') && !l.includes('kafka warning'));
       expect(lines.filter((l) => /no Kafka broker answers at nowhere-1:9092,nowhere-2:9092 \(attempt \d\/3/.test(l))).toHaveLength(2);
       expect(
         lines.some((l) =>
           /gave up: no Kafka broker answered at nowhere-1:9092,nowhere-2:9092 after 3 attempts .*check KAFKA_BROKERS/.test(l),
         ),
       ).toBe(true);
-      expect(await logsOf(missing.container)).toMatch(/topic bss\.no-such\.events does not exist on .*create it/);
+      await expect
+        .poll(() => logsOf(missing.container), { timeout: 20_000, interval: 1_000 })
+        .toMatch(/topic bss\.no-such\.events does not exist on .*create it/);
     } finally {
       await unreachable.stop();
       await missing.stop();
