@@ -88,6 +88,9 @@ export class StreamClient {
   private readonly commits: SerialBatcher<OffsetPosition>;
   private stopping = false;
   private handling = 0;
+  /** Partition counts of the topics the processor writes (read at start-up; partitions are chosen here). */
+  private readonly partitionCounts = new Map<string, number>();
+  private readonly partitioner = Partitioners.DefaultPartitioner();
   private inputTopic?: string;
 
   constructor(config: StreamClientConfig) {
@@ -176,6 +179,26 @@ export class StreamClient {
     return new Set(await this.admin.listTopics());
   }
 
+  /** Reads how many partitions the output topics have (before connect(); the admin client closes then). */
+  async loadPartitionCounts(topics: readonly string[]): Promise<void> {
+    const { topics: metadata } = await this.admin.fetchTopicMetadata({ topics: [...topics] });
+    for (const t of metadata) this.partitionCounts.set(t.name, t.partitions.length);
+  }
+
+  /** The partition a record goes to: kafkajs' DefaultPartitioner (Java's murmur2 on the key), so the same as any Java client. */
+  private partitionOf(record: OutRecord): number {
+    const count = this.partitionCounts.get(record.topic);
+    if (!count) throw new Error(`no partition count for topic ${record.topic}: call loadPartitionCounts first`);
+    const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      partitionErrorCode: 0,
+      replicas: [],
+      isr: [],
+    }));
+    return this.partitioner({ topic: record.topic, partitionMetadata, message: { key: record.key, value: record.value } });
+  }
+
   async connect(): Promise<void> {
     await this.admin.disconnect();
     await Promise.all([this.producer.connect(), this.consumer.connect()]);
@@ -238,17 +261,46 @@ export class StreamClient {
     return this.outbox.add(records);
   }
 
+  /**
+   * One `sendBatch` per output partition, all at once, and the flush ends only when every one has
+   * settled. Why not one call for everything: kafkajs 2.2.4's sendBatch keeps each broker's answer
+   * across its own retries and re-sends only to brokers without one, so when a partition's leader
+   * moves (a broker killed) to a broker that already answered in the same call, that partition's
+   * records are never sent again and the call still resolves: silent loss. A call for one
+   * partition talks to one broker per attempt, so nothing can be masked. Waiting for all (not the
+   * first failure) keeps at most one request per partition in flight, which the idempotent
+   * producer's sequence numbers need.
+   */
   private async produce(records: readonly OutRecord[]): Promise<void> {
-    const byTopic = new Map<string, OutRecord[]>();
-    for (const r of records) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
-    await this.producer.sendBatch({
-      acks: -1,
-      compression: CompressionTypes.None,
-      topicMessages: [...byTopic].map(([topic, rs]) => ({
-        topic,
-        messages: rs.map((r) => ({ key: r.key, value: r.value, ...(r.headers ? { headers: r.headers as IHeaders } : {}) })),
-      })),
-    });
+    const byPartition = new Map<string, { topic: string; partition: number; records: OutRecord[] }>();
+    for (const r of records) {
+      const partition = this.partitionOf(r);
+      const key = `${r.topic}\u0000${partition}`;
+      const group = byPartition.get(key) ?? { topic: r.topic, partition, records: [] };
+      group.records.push(r);
+      byPartition.set(key, group);
+    }
+    const outcomes = await Promise.allSettled(
+      [...byPartition.values()].map((g) =>
+        this.producer.sendBatch({
+          acks: -1,
+          compression: CompressionTypes.None,
+          topicMessages: [
+            {
+              topic: g.topic,
+              messages: g.records.map((r) => ({
+                key: r.key,
+                value: r.value,
+                partition: g.partition,
+                ...(r.headers ? { headers: r.headers as IHeaders } : {}),
+              })),
+            },
+          ],
+        }),
+      ),
+    );
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /**

@@ -240,6 +240,7 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
       process.exit(2);
     }
   }
+  await client.loadPartitionCounts([settings.outputTopic, settings.deadLetterTopic]);
   await client.connect();
 
   let seen = 0;
