@@ -823,6 +823,8 @@ describe('stream tier', () => {
         writeRunFile('benchmark/streams-fault-tolerance-loss.json', {
           lost: delivery.lost.length,
           foundInOutputOnReread: delivery.lost.filter((id) => foundOnReread.has(id)).length,
+          foundInInputOnReread: inputOffsets.length,
+          reread: { input: input.records.length, output: output.records.length, sent: shippedRun.sent.length },
           inputOffsets,
         });
       }
