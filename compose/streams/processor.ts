@@ -240,7 +240,26 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
       process.exit(2);
     }
   }
-  await client.loadPartitionCounts([settings.outputTopic, settings.deadLetterTopic]);
+  // The partitions of the output topics (the processor picks each record's partition itself).
+  // Right after a broker restart a metadata request can fail: bounded retries, one line each.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.loadPartitionCounts([settings.outputTopic, settings.deadLetterTopic]);
+      break;
+    } catch (error) {
+      const reason = (error as Error).message;
+      if (attempt >= settings.connectAttempts) {
+        log(
+          `gave up: cannot read the partitions of ${settings.outputTopic}, ${settings.deadLetterTopic} after ${attempt} attempts (${reason})`,
+        );
+        process.exit(1);
+      }
+      log(
+        `cannot read the partitions of ${settings.outputTopic}, ${settings.deadLetterTopic} (attempt ${attempt}/${settings.connectAttempts}: ${reason}); retrying in ${settings.connectRetryMs / 1000} s`,
+      );
+      await sleep(settings.connectRetryMs);
+    }
+  }
   await client.connect();
 
   let seen = 0;
