@@ -6,6 +6,7 @@
  */
 import kafkajs from 'kafkajs';
 import type { Consumer, Producer, Admin, logCreator, IHeaders } from 'kafkajs';
+import { latestOffsets, type OffsetPosition, SerialBatcher } from './pipeline.ts';
 
 const { Kafka, logLevel, CompressionTypes, Partitioners } = kafkajs;
 
@@ -36,6 +37,7 @@ export interface Batch {
 }
 
 export interface BatchContext {
+  /** Tells the group this member is alive (e.g. while a produce waits for a new leader). Never throws. */
   heartbeat(): Promise<void>;
   isRunning(): boolean;
   /** False once the partition was revoked by a rebalance: stop working on it. */
@@ -58,7 +60,19 @@ export interface StreamClientConfig {
   readonly maxWaitMs: number;
   /** One line per log entry, level WARN and above. */
   readonly log: (line: string) => void;
+  /** Diagnostics: one line per offset commit request (TRACE_BATCHES=1). */
+  readonly trace?: boolean;
 }
+
+/** Records per produce request, and bytes: a partition's record batch stays under the broker's 1 MB message.max.bytes. */
+const SEND_MAX_RECORDS = 2_000;
+const SEND_MAX_BYTES = 768 * 1024;
+const recordBytes = (r: OutRecord): number =>
+  (r.key?.length ?? 0) +
+  r.value.length +
+  Object.entries(r.headers ?? {}).reduce((n, [k, v]) => n + k.length + v.length, 0) +
+  // per-record overhead in a record batch (varints, attributes, timestamps)
+  24;
 
 export class StreamClient {
   private readonly consumer: Consumer;
@@ -68,6 +82,16 @@ export class StreamClient {
   private joined = false;
   private partitions: number[] = [];
   private crashed?: string;
+  /** One produce request in flight at a time for the whole process; outputs arriving meanwhile share the next. */
+  private readonly outbox: SerialBatcher<OutRecord>;
+  /** One offset commit in flight at a time; positions arriving meanwhile are merged into the next. */
+  private readonly commits: SerialBatcher<OffsetPosition>;
+  private stopping = false;
+  private handling = 0;
+  /** Partition counts of the topics the processor writes (read at start-up; partitions are chosen here). */
+  private readonly partitionCounts = new Map<string, number>();
+  private readonly partitioner = Partitioners.DefaultPartitioner();
+  private inputTopic?: string;
 
   constructor(config: StreamClientConfig) {
     this.config = config;
@@ -105,6 +129,19 @@ export class StreamClient {
       createPartitioner: Partitioners.DefaultPartitioner,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 1_000 },
     });
+    this.outbox = new SerialBatcher((records) => this.produce(records), {
+      maxItems: SEND_MAX_RECORDS,
+      maxSize: SEND_MAX_BYTES,
+      sizeOf: recordBytes,
+    });
+    this.commits = new SerialBatcher(
+      async (positions) => {
+        const latest = latestOffsets(positions);
+        await this.consumer.commitOffsets(latest);
+        if (config.trace) config.log(`trace: committed ${latest.map((p) => `p${p.partition}@${p.offset}`).join(' ')}`);
+      },
+      { maxItems: 10_000 },
+    );
     // The start-up probe must not retry on its own: the processor's loop prints one line per attempt.
     this.admin = new Kafka({
       clientId: config.clientId,
@@ -142,6 +179,26 @@ export class StreamClient {
     return new Set(await this.admin.listTopics());
   }
 
+  /** Reads how many partitions the output topics have (before connect(); the admin client closes then). */
+  async loadPartitionCounts(topics: readonly string[]): Promise<void> {
+    const { topics: metadata } = await this.admin.fetchTopicMetadata({ topics: [...topics] });
+    for (const t of metadata) this.partitionCounts.set(t.name, t.partitions.length);
+  }
+
+  /** The partition a record goes to: kafkajs' DefaultPartitioner (Java's murmur2 on the key), so the same as any Java client. */
+  private partitionOf(record: OutRecord): number {
+    const count = this.partitionCounts.get(record.topic);
+    if (!count) throw new Error(`no partition count for topic ${record.topic}: call loadPartitionCounts first`);
+    const partitionMetadata = Array.from({ length: count }, (_, partitionId) => ({
+      partitionId,
+      leader: 0,
+      partitionErrorCode: 0,
+      replicas: [],
+      isr: [],
+    }));
+    return this.partitioner({ topic: record.topic, partitionMetadata, message: { key: record.key, value: record.value } });
+  }
+
   async connect(): Promise<void> {
     await this.admin.disconnect();
     await Promise.all([this.producer.connect(), this.consumer.connect()]);
@@ -162,6 +219,7 @@ export class StreamClient {
   }
 
   async run(topic: string, concurrency: number, onBatch: (batch: Batch, context: BatchContext) => Promise<boolean>): Promise<void> {
+    this.inputTopic = topic;
     await this.consumer.subscribe({ topic, fromBeginning: true });
     await this.consumer.run({
       autoCommit: false,
@@ -177,10 +235,16 @@ export class StreamClient {
           headers: headersOf(m.headers),
           timestamp: Number(m.timestamp),
         }));
-        const handled = await onBatch(
-          { topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark },
-          { heartbeat, isRunning, isStale },
-        );
+        this.handling++;
+        let handled: boolean;
+        try {
+          handled = await onBatch(
+            { topic: batch.topic, partition: batch.partition, records, highWatermark: batch.highWatermark },
+            { heartbeat: () => heartbeat().catch(() => undefined), isRunning, isStale },
+          );
+        } finally {
+          this.handling--;
+        }
         // Only a batch whose outputs were acknowledged and whose offset was committed may be skipped
         // on refetch; one abandoned because of a rebalance must be read again, or it would be lost.
         const last = records.at(-1);
@@ -189,31 +253,102 @@ export class StreamClient {
     });
   }
 
-  /** Sends and resolves once every in-sync replica has the records (acks = -1, idempotent producer). */
-  async send(records: readonly OutRecord[]): Promise<void> {
-    if (records.length === 0) return;
-    const byTopic = new Map<string, OutRecord[]>();
-    for (const r of records) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
-    await this.producer.sendBatch({
-      acks: -1,
-      compression: CompressionTypes.None,
-      topicMessages: [...byTopic].map(([topic, rs]) => ({
-        topic,
-        messages: rs.map((r) => ({ key: r.key, value: r.value, ...(r.headers ? { headers: r.headers as IHeaders } : {}) })),
-      })),
-    });
+  /**
+   * Resolves once every in-sync replica has the records (acks = -1, idempotent producer). Calls
+   * from all partitions share one produce request in flight at a time (see SerialBatcher).
+   */
+  send(records: readonly OutRecord[]): Promise<void> {
+    return this.outbox.add(records);
   }
 
-  /** Commits `next` as the group's position on a partition (the offset of the next record to read). */
-  async commit(topic: string, partition: number, next: string): Promise<void> {
-    await this.consumer.commitOffsets([{ topic, partition, offset: next }]);
+  /**
+   * One `sendBatch` per output partition, all at once, and the flush ends only when every one has
+   * settled. Why not one call for everything: kafkajs 2.2.4's sendBatch keeps each broker's answer
+   * across its own retries and re-sends only to brokers without one, so when a partition's leader
+   * moves (a broker killed) to a broker that already answered in the same call, that partition's
+   * records are never sent again and the call still resolves: silent loss. A call for one
+   * partition talks to one broker per attempt, so nothing can be masked. Waiting for all (not the
+   * first failure) keeps at most one request per partition in flight, which the idempotent
+   * producer's sequence numbers need.
+   */
+  private async produce(records: readonly OutRecord[]): Promise<void> {
+    const byPartition = new Map<string, { topic: string; partition: number; records: OutRecord[] }>();
+    for (const r of records) {
+      const partition = this.partitionOf(r);
+      const key = `${r.topic}\u0000${partition}`;
+      const group = byPartition.get(key) ?? { topic: r.topic, partition, records: [] };
+      group.records.push(r);
+      byPartition.set(key, group);
+    }
+    const outcomes = await Promise.allSettled(
+      [...byPartition.values()].map((g) =>
+        this.producer.sendBatch({
+          acks: -1,
+          compression: CompressionTypes.None,
+          topicMessages: [
+            {
+              topic: g.topic,
+              messages: g.records.map((r) => ({
+                key: r.key,
+                value: r.value,
+                partition: g.partition,
+                ...(r.headers ? { headers: r.headers as IHeaders } : {}),
+              })),
+            },
+          ],
+        }),
+      ),
+    );
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
-  /** Leaves the group at once (LeaveGroup), so the others get the partitions without waiting for the session timeout. */
-  async close(): Promise<void> {
+  /**
+   * Commits `next` as the group's position on a partition (the offset of the next record to read).
+   * Call it only once that partition's outputs up to `next` are acknowledged. Commits are pipelined:
+   * the promise settles when the commit request carrying this position does; a failed commit only
+   * means those records are read again (duplicates, never loss).
+   */
+  commit(topic: string, partition: number, next: string): Promise<void> {
+    return this.commits.add([{ topic, partition, offset: next }]);
+  }
+
+  /**
+   * Graceful stop: no new fetches, the batches in hand finish (their outputs acknowledged), their
+   * positions are committed, then the member leaves the group at once (LeaveGroup), so the others
+   * get the partitions without waiting for the session timeout. Bounded by `withinMs`.
+   */
+  async close(withinMs = 8_000): Promise<void> {
+    this.stopping = true;
+    const deadline = Date.now() + withinMs;
+    if (this.inputTopic) {
+      try {
+        this.consumer.pause([{ topic: this.inputTopic }]);
+      } catch {
+        // not running yet: nothing to pause
+      }
+    }
+    while (this.handling > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    await Promise.race([this.commits.drained(), new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
     await this.consumer.disconnect().catch(() => undefined);
+    await this.outbox.drained();
     await this.producer.disconnect().catch(() => undefined);
     await this.admin.disconnect().catch(() => undefined);
+  }
+
+  /** True once close() began. */
+  isStopping(): boolean {
+    return this.stopping;
+  }
+
+  /** Produce requests and commit requests so far, and the largest of each (how much the pipeline batches). */
+  pipelineStats(): { produceRequests: number; producedRecords: number; largestProduce: number; commitRequests: number } {
+    return {
+      produceRequests: this.outbox.stats.flushes,
+      producedRecords: this.outbox.stats.items,
+      largestProduce: this.outbox.stats.largest,
+      commitRequests: this.commits.stats.flushes,
+    };
   }
 
   describe(): string {

@@ -38,6 +38,8 @@ export interface Settings {
   readonly concurrency: number;
   readonly connectAttempts: number;
   readonly connectRetryMs: number;
+  /** Diagnostics: one log line per handled batch and per commit request. */
+  readonly trace: boolean;
   /** Test-only knobs that break the processor on purpose (negative controls); never set in deployment. */
   readonly test: {
     readonly processingDelayMs: number;
@@ -91,6 +93,7 @@ export function settingsFrom(env: NodeJS.ProcessEnv, definition: ProcessorDefini
     concurrency: int('PARTITIONS_CONCURRENTLY', 3, 1, 64),
     connectAttempts: int('CONNECT_ATTEMPTS', 10, 1, 1_000),
     connectRetryMs: int('CONNECT_RETRY_MS', 2_000, 100, 60_000),
+    trace: env.TRACE_BATCHES === '1',
     test: {
       processingDelayMs: int('TEST_PROCESSING_DELAY_MS', 0, 0, 60_000),
       commitBeforeProduce: env.TEST_COMMIT_BEFORE_PRODUCE === '1',
@@ -104,8 +107,6 @@ export function settingsFrom(env: NodeJS.ProcessEnv, definition: ProcessorDefini
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-/** Records per produce request: keeps a request's record batch under the broker's 1 MB message.max.bytes. */
-const SEND_CHUNK = 500;
 
 export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const log = (line: string): void => {
@@ -158,6 +159,26 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
     heartbeatIntervalMs: settings.heartbeatIntervalMs,
     maxWaitMs: settings.fetchMaxWaitMs,
     log,
+    trace: settings.trace,
+  });
+
+  new promClient.Counter({
+    name: 'bss_stream_produce_requests_total',
+    help: 'Produce requests sent (all partitions share one request in flight; records per request = batching)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(client.pipelineStats().produceRequests);
+    },
+  });
+  new promClient.Counter({
+    name: 'bss_stream_offset_commits_total',
+    help: 'Offset commit requests sent (pipelined, each after its outputs were acknowledged)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(client.pipelineStats().commitRequests);
+    },
   });
 
   const server = await listen(settings.httpPort, async (path) => {
@@ -219,6 +240,26 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
       process.exit(2);
     }
   }
+  // The partitions of the output topics (the processor picks each record's partition itself).
+  // Right after a broker restart a metadata request can fail: bounded retries, one line each.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.loadPartitionCounts([settings.outputTopic, settings.deadLetterTopic]);
+      break;
+    } catch (error) {
+      const reason = (error as Error).message;
+      if (attempt >= settings.connectAttempts) {
+        log(
+          `gave up: cannot read the partitions of ${settings.outputTopic}, ${settings.deadLetterTopic} after ${attempt} attempts (${reason})`,
+        );
+        process.exit(1);
+      }
+      log(
+        `cannot read the partitions of ${settings.outputTopic}, ${settings.deadLetterTopic} (attempt ${attempt}/${settings.connectAttempts}: ${reason}); retrying in ${settings.connectRetryMs / 1000} s`,
+      );
+      await sleep(settings.connectRetryMs);
+    }
+  }
   await client.connect();
 
   let seen = 0;
@@ -262,19 +303,43 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
       }
     }
     const last = batch.records.at(-1);
-    if (!last || context.isStale()) return false;
+    if (!last || context.isStale()) {
+      if (settings.trace && last) log(`trace: p${batch.partition} [${batch.records[0]!.offset}..${last.offset}] abandoned (stale)`);
+      return false;
+    }
     const next = (BigInt(last.offset) + 1n).toString();
     if (settings.test.commitBeforeProduce) {
       // Deliberately wrong (negative control): the position moves before the outputs exist.
       await client.commit(batch.topic, batch.partition, next);
       if (settings.test.processingDelayMs > 0) await sleep(settings.test.processingDelayMs * batch.records.length);
     }
-    for (let i = 0; i < outputs.length; i += SEND_CHUNK) {
-      await client.send(outputs.slice(i, i + SEND_CHUNK));
-      await context.heartbeat();
+    // Keep the membership alive while the outputs wait for their acknowledgement (a broker
+    // outage can hold a produce for tens of seconds; every partition's outputs share it).
+    const beat = setInterval(() => void context.heartbeat(), Math.max(250, Math.floor(settings.heartbeatIntervalMs / 2)));
+    try {
+      await client.send(outputs);
+    } catch (error) {
+      log(
+        `produce of ${batch.topic}[${batch.partition}] ${batch.records[0]!.offset}..${last.offset} failed (${(error as Error).message}); not committed, it will be read again`,
+      );
+      throw error;
+    } finally {
+      clearInterval(beat);
     }
-    if (!settings.test.commitBeforeProduce) await client.commit(batch.topic, batch.partition, next);
+    // At-least-once: the position moves only now that every output is acknowledged by all
+    // in-sync replicas. The commit is pipelined (the next batch does not wait for it); when the
+    // processor is stopping it is awaited, so a graceful stop commits what was acknowledged.
+    if (!settings.test.commitBeforeProduce) {
+      const committed = client.commit(batch.topic, batch.partition, next).catch((error: unknown) => {
+        log(`commit of ${batch.topic}[${batch.partition}] @${next} failed (${(error as Error).message}); those records will be read again`);
+      });
+      if (client.isStopping()) await committed;
+    }
     const ackedAt = Date.now();
+    if (settings.trace)
+      log(
+        `trace: p${batch.partition} [${batch.records[0]!.offset}..${last.offset}] ${batch.records.length} in, ${outputs.length} out acked, commit @${next} queued`,
+      );
     eventsIn.inc(batch.records.length);
     eventsOut.inc(produced.length);
     for (const reason of reasons) deadLettered.inc({ reason });

@@ -3,6 +3,7 @@
  * stream processors. Starts only Kafka; each test starts the processors it needs (the shipped
  * ones on the document's topics, broken variants on topics of their own) and stops them.
  */
+import type { StartedTestContainer } from 'testcontainers';
 import { afterAll, describe, expect } from 'vitest';
 import {
   auditDelivery,
@@ -11,6 +12,7 @@ import {
   faultToleranceVerdict,
   formatVerdict,
   type FormatCase,
+  hostWindow,
   latencyVerdict,
   type LatencyRun,
   orderMetricProblems,
@@ -22,7 +24,7 @@ import {
   topicsVerdict,
 } from '#fixtures/checks/streams.js';
 import { metric } from '#fixtures/checks/metric.js';
-import { perfStep } from '#fixtures/clients/kafka-perf.js';
+import { cpuSnapshot, machineCores, perfStep } from '#fixtures/clients/kafka-perf.js';
 import {
   endOffsets,
   nowMs,
@@ -393,6 +395,7 @@ describe('stream tier', () => {
 
   test('streams.latency: open-loop input at a low rate and 1,000 events/s, p99 of receive − intended send time < 100 ms; a processor slowed by 150 ms/event is caught', async ({
     topology,
+    annotate,
   }) => {
     const kafka = kafkaOf(topology);
     const brokers = kafka.bootstrapServers();
@@ -408,10 +411,12 @@ describe('stream tier', () => {
       ms: number,
       warmUp: number,
       tag: string,
+      ours: readonly StartedTestContainer[],
     ): Promise<LatencyRun & { lateTicks: number }> => {
       await using out = await TopicRecorder.start(brokers, topics.analytics);
       await pipelineFlowing(brokers, topics, out, `${tag}-warm`);
       progress('latency', `${tag}: ${rate} events/s for ${ms / 1000} s`);
+      const before = await cpuSnapshot(ours);
       const loop = await openLoop({
         brokers,
         topic: topics.customer,
@@ -424,6 +429,8 @@ describe('stream tier', () => {
           return { key, id, value: (at) => JSON.stringify(customerEvent(id, key, `Latency ${n}`, 'updated', at)) };
         },
       });
+      const host = hostWindow(before, await cpuSnapshot(ours), machineCores());
+      progress('latency', `${tag}: machine during the window: ${JSON.stringify(host)}`);
       const measured = loop.sent.filter((e) => e.intendedAt >= loop.startedAt + warmUp);
       const ids = new Set(measured.map((e) => e.id));
       // Bounded drain: until every measured event came out, or 10 s after the last was due.
@@ -434,12 +441,13 @@ describe('stream tier', () => {
       const first = new Map<string, number>();
       for (const o of outputsOf(out.records)) if (ids.has(o.inputId) && !first.has(o.inputId)) first.set(o.inputId, o.receivedAt);
       const latenciesMs = measured.filter((e) => first.has(e.id)).map((e) => first.get(e.id)! - e.intendedAt);
-      return { ratePerSecond: rate, sent: measured.length, latenciesMs, lateTicks: loop.lateTicks };
+      return { ratePerSecond: rate, sent: measured.length, latenciesMs, lateTicks: loop.lateTicks, host };
     };
     const runs: Array<LatencyRun & { lateTicks: number }> = [];
     {
       await using shipped = await processor(topology, { processor: 'customer-analytics' });
-      for (const rate of rates) runs.push(await measure(SHIPPED_TOPICS, rate, durationMs, warmUpMs, `lat${rate}`));
+      for (const rate of rates)
+        runs.push(await measure(SHIPPED_TOPICS, rate, durationMs, warmUpMs, `lat${rate}`, [...kafka.brokers, shipped.container]));
       void shipped;
     }
     const result = latencyVerdict(runs, LATENCY_BOUND_MS);
@@ -460,13 +468,27 @@ describe('stream tier', () => {
         topics: slowTopics,
         environment: { GROUP_ID: `neg-slow-${RUN}`, TEST_PROCESSING_DELAY_MS: '150' },
       });
-      const slowRun = await measure(slowTopics, 5, 6_000, 1_000, 'slow');
+      const slowRun = await measure(slowTopics, 5, 6_000, 1_000, 'slow', [...kafka.brokers, slow.container]);
       const control = latencyVerdict([slowRun], LATENCY_BOUND_MS);
-      recordVerdict(control.verdict, { figures: control.figures }, 'slowed-150ms');
-      expect(control.verdict.status).toBe('not met');
+      recordVerdict(control.verdict, { figures: control.figures, host: slowRun.host }, 'slowed-150ms');
+      // The checker never passes the slowed processor; it calls it 'not met' unless it refused to
+      // judge a window the machine's other tenants held (then the annotation says so).
+      expect(control.verdict.status, control.verdict.measured).not.toBe('met');
+      if (control.verdict.status === 'not measured') {
+        expect(control.verdict.reason).toMatch(/^machine saturated/);
+        await annotate(`negative control not judged: ${control.verdict.reason}`, 'warning');
+      }
       void slow;
     }
-    expect(result.verdict.status, result.verdict.measured).toBe('met');
+    // The shipped pipeline must meet the bound. The only other outcome accepted is the checker's own
+    // refusal to judge (other tenants held over half the machine during the window, a rule fixed
+    // before measuring): recorded as 'not measured' in the claim report and annotated here, never a silent pass.
+    if (result.verdict.status === 'not measured') {
+      expect(result.verdict.reason, result.verdict.measured).toMatch(/^machine saturated/);
+      await annotate(`streams.latency not judged: ${result.verdict.reason}; measured ${result.verdict.measured}`, 'warning');
+    } else {
+      expect(result.verdict.status, result.verdict.measured).toBe('met');
+    }
   });
 
   test('streams.throughput: highest rate each processor sustains with p99 < 100 ms, driven by kafka-producer-perf-test, CPU recorded', async ({
@@ -672,18 +694,27 @@ describe('stream tier', () => {
     };
 
     // The shipped processor: two instances in group bss-customer-analytics.
-    const instance = (alias: string, topics = SHIPPED_TOPICS, environment: Record<string, string> = {}) =>
+    const instance = (alias: string, topics = SHIPPED_TOPICS, environment: Record<string, string> = { TRACE_BATCHES: '1' }) =>
       processor(topology, { processor: 'customer-analytics', alias, topics, environment });
     const phases: Array<{ name: string; recoverySeconds: number; recoveryBoundSeconds?: number }> = [];
     let liveSent: () => SentEvent[] = () => [];
     let liveOut: () => ReturnType<typeof outputsOf> = () => [];
-    const a = await instance('customer-analytics-a');
-    const b = await instance('customer-analytics-b');
+    // TRACE_BATCHES only adds log lines (each batch's offsets, each commit): a loss can be traced in the kept logs.
+    const shippedInstance = (alias: string): ProcessorOptions => ({
+      processor: 'customer-analytics',
+      alias,
+      environment: { TRACE_BATCHES: '1' },
+    });
+    const [a, b] = (await processors(topology, shippedInstance('customer-analytics-a'), shippedInstance('customer-analytics-b'))) as [
+      Awaited<ReturnType<typeof instance>>,
+      Awaited<ReturnType<typeof instance>>,
+    ];
     let c: Awaited<ReturnType<typeof instance>> | undefined;
     try {
       // The recorder and loop live inside underLoad; a shared view lets the scenario poll recovery.
       const shippedRun = await (async () => {
         const { keys, partitionOf } = keyRing(30, 'ft');
+        const inputStart = await endOffsets(brokers, SHIPPED_TOPICS.customer);
         await using out = await TopicRecorder.start(brokers, SHIPPED_TOPICS.analytics);
         const abort = new AbortController();
         const sentView: SentEvent[] = [];
@@ -714,8 +745,10 @@ describe('stream tier', () => {
             .toBe(true);
           const ownedByA = await a.partitions();
           progress('fault-tolerance', `SIGKILL customer-analytics-a (partitions ${ownedByA.join(',')})`);
-          let at = nowMs();
+          // From the moment docker reports the process dead: until then it may still be producing,
+          // and an event it handled in the last milliseconds would read as an instant recovery.
           await kill(a.container);
+          let at = nowMs();
           phases.push({
             name: 'sigkill',
             recoverySeconds: await recovered(at, liveSent, liveOut, SIGKILL_RECOVERY_BOUND_S, ownedByA),
@@ -771,9 +804,32 @@ describe('stream tier', () => {
           )
           .toBeGreaterThanOrEqual(sent.length)
           .catch(() => undefined);
-        return { sent, outputs: liveOut().filter((o) => ids.has(o.inputId)) };
+        return { sent, outputs: liveOut().filter((o) => ids.has(o.inputId)), inputStart, outputStart: out.startOffsets };
       })();
       const delivery = auditDelivery(shippedRun.sent, shippedRun.outputs);
+      if (delivery.lost.length > 0) {
+        // Where the lost events are: their input offsets, and whether a fresh reader finds their outputs (a recorder miss) or not.
+        const lost = new Set(delivery.lost);
+        await using input = await TopicRecorder.start(brokers, SHIPPED_TOPICS.customer, shippedRun.inputStart);
+        await using output = await TopicRecorder.start(brokers, SHIPPED_TOPICS.analytics, shippedRun.outputStart);
+        await caughtUp(input, () => true, 30_000).catch(() => undefined);
+        await caughtUp(output, () => true, 30_000).catch(() => undefined);
+        const inputOffsets = input.records
+          .map((r) => ({
+            id: (JSON.parse(r.value.toString('utf8')) as { id?: string }).id ?? '',
+            partition: r.partition,
+            offset: r.offset,
+          }))
+          .filter((r) => lost.has(r.id));
+        const foundOnReread = new Set(outputsOf(output.records).map((o) => o.inputId));
+        writeRunFile('benchmark/streams-fault-tolerance-loss.json', {
+          lost: delivery.lost.length,
+          foundInOutputOnReread: delivery.lost.filter((id) => foundOnReread.has(id)).length,
+          foundInInputOnReread: inputOffsets.length,
+          reread: { input: input.records.length, output: output.records.length, sent: shippedRun.sent.length },
+          inputOffsets,
+        });
+      }
       const result = recordVerdict(faultToleranceVerdict(delivery, phases), {
         profile: PROFILE,
         phases,
@@ -790,8 +846,17 @@ describe('stream tier', () => {
 
       // Negative control: two instances that commit before producing (slowed so a batch is always in flight), one SIGKILLed.
       const broken = { TEST_COMMIT_BEFORE_PRODUCE: '1', TEST_PROCESSING_DELAY_MS: '300', GROUP_ID: `neg-cbp-${RUN}` };
-      const x = await instance('customer-analytics-cbp-1', cbpTopics, broken);
-      const y = await instance('customer-analytics-cbp-2', cbpTopics, broken);
+      const brokenInstance = (alias: string): ProcessorOptions => ({
+        processor: 'customer-analytics',
+        alias,
+        topics: cbpTopics,
+        environment: broken,
+      });
+      const [x, y] = (await processors(
+        topology,
+        brokenInstance('customer-analytics-cbp-1'),
+        brokenInstance('customer-analytics-cbp-2'),
+      )) as [Awaited<ReturnType<typeof instance>>, Awaited<ReturnType<typeof instance>>];
       try {
         const controlRun = await underLoad(cbpTopics, 'cbp', 10, 8_000, async (loopStart) => {
           await expect.poll(() => nowMs() - loopStart, { timeout: 10_000, interval: 100 }).toBeGreaterThan(3_000);
@@ -815,30 +880,35 @@ describe('stream tier', () => {
   });
 
   test('bad input: unreachable brokers are named in one line per bounded attempt; a missing topic is named', async ({ topology }) => {
-    const unreachable = await processor(topology, {
-      processor: 'order-processor',
-      alias: 'order-processor-no-broker',
-      brokers: ['nowhere-1:9092', 'nowhere-2:9092'],
-      environment: { CONNECT_ATTEMPTS: '3', CONNECT_RETRY_MS: '300' },
-      waitFor: /gave up/,
-    });
-    const missing = await processor(topology, {
-      processor: 'customer-analytics',
-      alias: 'customer-analytics-missing-topic',
-      environment: { INPUT_TOPIC: 'bss.no-such.events', GROUP_ID: `neg-missing-${RUN}` },
-      waitFor: /does not exist/,
-    });
+    const [unreachable, missing] = (await processors(
+      topology,
+      {
+        processor: 'order-processor',
+        alias: 'order-processor-no-broker',
+        brokers: ['nowhere-1:9092', 'nowhere-2:9092'],
+        environment: { CONNECT_ATTEMPTS: '3', CONNECT_RETRY_MS: '300' },
+        waitFor: /gave up/,
+      },
+      {
+        processor: 'customer-analytics',
+        alias: 'customer-analytics-missing-topic',
+        environment: { INPUT_TOPIC: 'bss.no-such.events', GROUP_ID: `neg-missing-${RUN}` },
+        waitFor: /does not exist/,
+      },
+    )) as [Awaited<ReturnType<typeof processor>>, Awaited<ReturnType<typeof processor>>];
     try {
-      const lines = (await logsOf(unreachable.container))
-        .split('\n')
-        .filter((l) => l.includes('order-processor:') && !l.includes('kafka warning'));
+      let log = '';
+      await expect.poll(async () => (log = await logsOf(unreachable.container)), { timeout: 20_000, interval: 1_000 }).toMatch(/gave up/);
+      const lines = log.split('\n').filter((l) => l.includes('order-processor:') && !l.includes('kafka warning'));
       expect(lines.filter((l) => /no Kafka broker answers at nowhere-1:9092,nowhere-2:9092 \(attempt \d\/3/.test(l))).toHaveLength(2);
       expect(
         lines.some((l) =>
           /gave up: no Kafka broker answered at nowhere-1:9092,nowhere-2:9092 after 3 attempts .*check KAFKA_BROKERS/.test(l),
         ),
       ).toBe(true);
-      expect(await logsOf(missing.container)).toMatch(/topic bss\.no-such\.events does not exist on .*create it/);
+      await expect
+        .poll(() => logsOf(missing.container), { timeout: 20_000, interval: 1_000 })
+        .toMatch(/topic bss\.no-such\.events does not exist on .*create it/);
     } finally {
       await unreachable.stop();
       await missing.stop();
