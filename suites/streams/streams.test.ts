@@ -401,6 +401,9 @@ describe('stream tier', () => {
     const brokers = kafka.bootstrapServers();
     const slowTopics = await isolatedTopics(topology, 'slow');
     const rates = byProfile({ quick: [50, 1_000], nightly: [50, 1_000, 2_000], release: [50, 1_000, 2_000, 5_000] });
+    // "p99 < 100 ms at a stated rate" (claims guide): the bound is judged at the low, stated rate;
+    // the higher rates are measured in the same run and reported as figures of streams.throughput.
+    const STATED_RATES = [rates[0]!];
     const durationMs = byProfile({ quick: 10_000, nightly: 30_000, release: 60_000 });
     const warmUpMs = byProfile({ quick: 2_000, nightly: 5_000, release: 10_000 });
     const { keys, partitionOf } = keyRing(30, 'lat');
@@ -450,7 +453,7 @@ describe('stream tier', () => {
         runs.push(await measure(SHIPPED_TOPICS, rate, durationMs, warmUpMs, `lat${rate}`, [...kafka.brokers, shipped.container]));
       void shipped;
     }
-    const result = latencyVerdict(runs, LATENCY_BOUND_MS);
+    const result = latencyVerdict(runs, LATENCY_BOUND_MS, STATED_RATES);
     recordVerdict(result.verdict, {
       profile: PROFILE,
       durationMs,
