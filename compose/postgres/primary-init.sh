@@ -8,8 +8,10 @@ REPLICATION_USER="${REPLICATION_USER:-replicator}"
 : "${APP_PASSWORD:?APP_PASSWORD must be set (password of the application role, generated per run by the harness)}"
 APP_USER="${APP_USER:-bss_app}"
 
+# Passwords reach psql through its environment (\getenv, psql 15), never its command line.
 psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname postgres \
-  --set user="$REPLICATION_USER" --set password="$REPLICATION_PASSWORD" <<'SQL'
+  --set user="$REPLICATION_USER" <<'SQL'
+\getenv password REPLICATION_PASSWORD
 CREATE ROLE :"user" WITH REPLICATION LOGIN PASSWORD :'password';
 SELECT pg_create_physical_replication_slot('replica1_slot');
 SELECT pg_create_physical_replication_slot('replica2_slot');
@@ -18,7 +20,8 @@ SQL
 # The application's role: reads and writes rows, nothing else (no DDL, no superuser, no
 # replication). Tables the owner creates later in public are readable and writable by it.
 psql -v ON_ERROR_STOP=1 --username "${POSTGRES_USER:-postgres}" --dbname "${POSTGRES_DB:-postgres}" \
-  --set user="$APP_USER" --set password="$APP_PASSWORD" --set db="${POSTGRES_DB:-postgres}" <<'SQL'
+  --set user="$APP_USER" --set db="${POSTGRES_DB:-postgres}" <<'SQL'
+\getenv password APP_PASSWORD
 CREATE ROLE :"user" WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD :'password';
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
 GRANT CONNECT ON DATABASE :"db" TO :"user";
