@@ -231,7 +231,26 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
       await sleep(settings.connectRetryMs);
     }
   }
-  const topics = await client.existingTopics();
+  // Metadata right after a broker restart can fail (no leader during an election): each step
+  // is retried, bounded, one line per failed attempt, and gives up with a line naming it.
+  const withRetries = async <T>(what: string, step: () => Promise<T>): Promise<T> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await step();
+      } catch (error) {
+        const reason = (error as Error).message;
+        if (attempt >= settings.connectAttempts) {
+          log(`gave up: cannot read ${what} after ${attempt} attempts (${reason})`);
+          process.exit(1);
+        }
+        log(
+          `cannot read ${what} (attempt ${attempt}/${settings.connectAttempts}: ${reason}); retrying in ${settings.connectRetryMs / 1000} s`,
+        );
+        await sleep(settings.connectRetryMs);
+      }
+    }
+  };
+  const topics = await withRetries('the topic list', () => client.existingTopics());
   for (const topic of [settings.inputTopic, settings.outputTopic, settings.deadLetterTopic]) {
     if (!topics.has(topic)) {
       log(
@@ -241,25 +260,9 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
     }
   }
   // The partitions of the output topics (the processor picks each record's partition itself).
-  // Right after a broker restart a metadata request can fail: bounded retries, one line each.
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await client.loadPartitionCounts([settings.outputTopic, settings.deadLetterTopic]);
-      break;
-    } catch (error) {
-      const reason = (error as Error).message;
-      if (attempt >= settings.connectAttempts) {
-        log(
-          `gave up: cannot read the partitions of ${settings.outputTopic}, ${settings.deadLetterTopic} after ${attempt} attempts (${reason})`,
-        );
-        process.exit(1);
-      }
-      log(
-        `cannot read the partitions of ${settings.outputTopic}, ${settings.deadLetterTopic} (attempt ${attempt}/${settings.connectAttempts}: ${reason}); retrying in ${settings.connectRetryMs / 1000} s`,
-      );
-      await sleep(settings.connectRetryMs);
-    }
-  }
+  await withRetries(`the partitions of ${settings.outputTopic}, ${settings.deadLetterTopic}`, () =>
+    client.loadPartitionCounts([settings.outputTopic, settings.deadLetterTopic]),
+  );
   await client.connect();
 
   let seen = 0;
