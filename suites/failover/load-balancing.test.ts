@@ -15,6 +15,7 @@ import {
   probeTimeline,
   poolVerdict,
   RECOVERY_RUN,
+  RECOVERY_SETTLE_MS,
   readScaleVerdict,
   writesPrimaryOnlyVerdict,
 } from '#fixtures/checks/database.js';
@@ -340,6 +341,8 @@ describe('database tier: HAProxy', () => {
     // The document's timing watches the same kills as the control: running for this test only.
     const shippedOutages: Record<string, Outage[]> = { reads: [], writes: [], 'pooled-reads': [] };
     const documentOutages: Record<string, Outage[]> = { reads: [] };
+    // The write probe's table: this test creates what it writes to, whatever ran before it.
+    await withClient(tier.primary.clientConfig(), (c) => c.query(PROBE_SCHEMA));
     const repetitions: unknown[] = [];
     let timeline;
     await topology.withService(VARIANTS.documentTiming, async (documentTiming) => {
@@ -349,8 +352,9 @@ describe('database tier: HAProxy', () => {
         await allUp(shipped, 'postgres_read');
         await allUp(documentTiming, 'postgres_read');
         // Every probe has its own window and stops on its own; the document's timing watches the same fault as the control.
-        // Past the claim by the 5 good answers that end an outage: a later recovery is "not met" anyway.
-        const windowMs = 2_000 + FAILOVER_CLAIM_MS + RECOVERY_RUN * PROBE_INTERVAL_MS + 2_500;
+        // Past the claim by the settle time a recovery needs to count (and 2 s of margin for the
+        // ramp-up before the kill): a later recovery is "not met" anyway.
+        const windowMs = 2_000 + FAILOVER_CLAIM_MS + RECOVERY_SETTLE_MS + 2_000;
         const origin = now();
         const open = (config: PgClientConfig, mode: 'read' | 'write') =>
           startConnectionProbe(config, { mode, intervalMs: PROBE_INTERVAL_MS, windowMs, keyPrefix: `rep${rep}` });
@@ -393,7 +397,14 @@ describe('database tier: HAProxy', () => {
         await allUp(shipped, 'postgres_read');
       }
     });
-    const figures = { repetitions, recoveryRun: RECOVERY_RUN, probeIntervalMs: PROBE_INTERVAL_MS, timeline, loadAverage: loadavg() };
+    const figures = {
+      repetitions,
+      recoveryRun: RECOVERY_RUN,
+      settleMs: RECOVERY_SETTLE_MS,
+      probeIntervalMs: PROBE_INTERVAL_MS,
+      timeline,
+      loadAverage: loadavg(),
+    };
     const result = recordVerdict(failoverVerdict(shippedOutages, { claimMs: FAILOVER_CLAIM_MS, minRepetitions: REPETITIONS }), figures);
     const control = recordVerdict(
       failoverVerdict(documentOutages, { claimMs: FAILOVER_CLAIM_MS, minRepetitions: REPETITIONS }),

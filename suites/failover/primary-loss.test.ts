@@ -15,6 +15,7 @@ import {
   probeTimeline,
   promotionVerdict,
   RECOVERY_RUN,
+  RECOVERY_SETTLE_MS,
   singleWriterVerdict,
   writesPrimaryOnlyVerdict,
 } from '#fixtures/checks/database.js';
@@ -144,7 +145,14 @@ describe('database tier: losing the primary', () => {
         claimMs: FAILOVER_CLAIM_MS,
         minRepetitions: 1,
       }),
-      { outages, recoveryRun: RECOVERY_RUN, probeIntervalMs: PROBE_INTERVAL_MS, timeline, loadAverage: loadavg() },
+      {
+        outages,
+        recoveryRun: RECOVERY_RUN,
+        settleMs: RECOVERY_SETTLE_MS,
+        probeIntervalMs: PROBE_INTERVAL_MS,
+        timeline,
+        loadAverage: loadavg(),
+      },
       'shipped',
       'primary-loss',
     );

@@ -113,6 +113,36 @@ async function caughtUp(recorder: TopicRecorder, until: () => boolean | Promise<
   await expect.poll(async () => (await until()) && (await recorder.caughtUp()), { timeout, interval: 250 }).toBe(true);
 }
 
+/** One side of a format test: the cases sent to an input topic and the recorder on its analytics topic. */
+interface FormatSide {
+  readonly input: string;
+  readonly cases: readonly FormatCase[];
+  readonly recorder: TopicRecorder;
+  /** Only outputs of inputs whose id holds this tag are this side's (the shipped analytics topic is shared). */
+  readonly tag?: string;
+}
+
+const asOutputs = (r: TopicRecorder) => r.records.map((x) => ({ key: x.key, value: x.value.toString('utf8') }));
+
+/**
+ * Sends the shipped and the control cases, each to its own input topic, and waits (30 s at most
+ * each) until each analytics topic has an output per case: both sides get the same treatment.
+ */
+async function sendAndCollect(brokers: string[], ...sides: FormatSide[]): Promise<Array<ReturnType<typeof asOutputs>>> {
+  for (const side of sides) {
+    await sendAll(
+      brokers,
+      side.input,
+      side.cases.map((c) => ({ key: c.key, value: JSON.stringify(c.input) })),
+    );
+  }
+  for (const { recorder, tag, cases } of sides) {
+    const mine = () => outputsOf(recorder.records).filter((o) => tag === undefined || o.inputId.includes(tag)).length >= cases.length;
+    await caughtUp(recorder, mine, 30_000);
+  }
+  return sides.map((side) => asOutputs(side.recorder));
+}
+
 async function counterOf(metrics: string, name: string): Promise<number> {
   return [...parsePrometheusText(metrics)].filter(([k]) => k === name || k.startsWith(`${name}{`)).reduce((n, [, v]) => n + v, 0);
 }
@@ -202,22 +232,14 @@ describe('stream tier', () => {
     await using wrongOut = await TopicRecorder.start(brokers, wrong.analytics);
     const good = cases(SHIPPED_TOPICS, 'fmt');
     const bad = cases(wrong, 'neg');
-    await sendAll(
+    const [outputs = [], wrongOutputs = []] = await sendAndCollect(
       brokers,
-      SHIPPED_TOPICS.customer,
-      good.map((c) => ({ key: c.key, value: JSON.stringify(c.input) })),
+      { input: SHIPPED_TOPICS.customer, cases: good, recorder: out, tag: `${RUN}-fmt-` },
+      { input: wrong.customer, cases: bad, recorder: wrongOut },
     );
-    await sendAll(
-      brokers,
-      wrong.customer,
-      bad.map((c) => ({ key: c.key, value: JSON.stringify(c.input) })),
-    );
-    await caughtUp(out, async () => outputsOf(out.records).filter((o) => o.inputId.includes(`${RUN}-fmt-`)).length >= good.length, 30_000);
-    await caughtUp(wrongOut, () => outputsOf(wrongOut.records).length >= bad.length, 30_000);
-    const asOutputs = (r: TopicRecorder) => r.records.map((x) => ({ key: x.key, value: x.value.toString('utf8') }));
-    const result = formatVerdict(CUSTOMER_EXPECTATION, good, asOutputs(out));
-    recordVerdict(result.verdict, { inputs: good.length, problems: result.problems, example: asOutputs(out)[0] });
-    const control = formatVerdict(CUSTOMER_EXPECTATION, bad, asOutputs(wrongOut));
+    const result = formatVerdict(CUSTOMER_EXPECTATION, good, outputs);
+    recordVerdict(result.verdict, { inputs: good.length, problems: result.problems, example: outputs[0] });
+    const control = formatVerdict(CUSTOMER_EXPECTATION, bad, wrongOutputs);
     recordVerdict(control.verdict, { problems: control.problems.slice(0, 5) }, 'wrong-type');
     expect(result.verdict.status, result.verdict.reason).toBe('met');
     expect(control.verdict.status).toBe('not met');
@@ -262,18 +284,11 @@ describe('stream tier', () => {
     await using wrongOut = await TopicRecorder.start(brokers, wrong.analytics);
     const good = cases('ord');
     const bad = cases('neg');
-    await sendAll(
+    const [outputs = [], wrongOutputs = []] = await sendAndCollect(
       brokers,
-      SHIPPED_TOPICS.order,
-      good.map((c) => ({ key: c.key, value: JSON.stringify(c.input) })),
+      { input: SHIPPED_TOPICS.order, cases: good, recorder: out, tag: `${RUN}-ord-` },
+      { input: wrong.order, cases: bad, recorder: wrongOut },
     );
-    await sendAll(
-      brokers,
-      wrong.order,
-      bad.map((c) => ({ key: c.key, value: JSON.stringify(c.input) })),
-    );
-    await caughtUp(out, () => outputsOf(out.records).filter((o) => o.inputId.includes(`${RUN}-ord-`)).length >= good.length, 30_000);
-    await caughtUp(wrongOut, () => outputsOf(wrongOut.records).length >= bad.length, 30_000);
     const after = parsePrometheusText(await shipped.metricsText());
     const counted = new Map<string, { count: number; amount: number }>();
     for (const status of ORDER_STATUSES.map((s) => s.toUpperCase())) {
@@ -286,8 +301,7 @@ describe('stream tier', () => {
       amount: (c.input.data as { amount: number }).amount,
     }));
     const metricProblems = orderMetricProblems(sentTotals, counted);
-    const asOutputs = (r: TopicRecorder) => r.records.map((x) => ({ key: x.key, value: x.value.toString('utf8') }));
-    const result = formatVerdict(ORDER_EXPECTATION, good, asOutputs(out), {
+    const result = formatVerdict(ORDER_EXPECTATION, good, outputs, {
       problems: metricProblems,
       metrics: [
         metric(
@@ -302,9 +316,9 @@ describe('stream tier', () => {
       inputs: good.length,
       problems: result.problems,
       orderMetrics: Object.fromEntries(counted),
-      example: asOutputs(out)[0],
+      example: outputs[0],
     });
-    const control = formatVerdict(ORDER_EXPECTATION, bad, asOutputs(wrongOut));
+    const control = formatVerdict(ORDER_EXPECTATION, bad, wrongOutputs);
     recordVerdict(control.verdict, { problems: control.problems.slice(0, 5) }, 'wrong-source');
     expect(result.verdict.status, result.verdict.reason).toBe('met');
     expect(control.verdict.status).toBe('not met');
