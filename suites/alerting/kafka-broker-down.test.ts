@@ -5,8 +5,10 @@
  *
  * The rule (compose/prometheus/rules): KafkaClusterFailure fires when fewer than 2 brokers answer
  * and report RUNNING — with replication factor 3 and min.insync.replicas 2 that is when acks=all
- * writes stop. One stopped broker leaves the cluster writable and pages nobody, so the fault that
- * the rule means is two brokers stopped. The page must reach DevOps (kafka-alerts, devops@bss.local).
+ * writes stop. One stopped broker leaves the cluster writable and pages nobody (the promtool boundary
+ * case), so the fault that
+ * the rule means is two brokers stopped. The page must reach DevOps (kafka-alerts, devops@bss.local),
+ * and the resolution must follow once one of them is back (2 live brokers again).
  *
  * Test-only timings (said in every figure, and the bounds are computed from them, as in
  * suites/monitoring): scrape and evaluation every 2 s instead of 15 s, every rule's `for` 4 s
@@ -51,6 +53,12 @@ const KAFKA = 'kafka';
 const BROKERS = 3;
 /** The two brokers stopped: the cluster keeps one, below the 2 that acks=all writes need. */
 const STOPPED = [1, 2] as const;
+/**
+ * Healing: one of them returns, which makes the cluster writable again (2 live brokers, a KRaft
+ * quorum of 2 of 3 voters) and is what the rule's resolution means. Starting one JVM instead of two
+ * on two shared cores keeps the case short; the other broker stays down until teardown.
+ */
+const RETURNS = 1;
 const VARIANT = 'no-kafka-route';
 
 const amConfig = withTestTimings(SHIPPED_ALERTMANAGER_CONFIG, AM_TEST_TIMINGS);
@@ -181,23 +189,24 @@ describe('alerting: a Kafka cluster failure (two brokers stopped) pages DevOps, 
     const stopping = Promise.all(stopped.map((b) => gracefulStop(b)));
     const [pagedAt, variantPagedAt, variantOncallAt] = await Promise.all([
       firstMail(topology, 'mailpit', DEVOPS, 'firing', faultAt, bound.boundMs + 30_000),
-      // The variant is judged by the same checker against the same bound: waiting past the bound is enough.
-      firstMail(topology, 'mailpit-variant', DEVOPS, 'firing', faultAt, bound.boundMs + 2_000),
+      // The variant is judged by the same checker against the same bound: watching until the bound is enough.
+      firstMail(topology, 'mailpit-variant', DEVOPS, 'firing', faultAt, faultAt + bound.boundMs - Date.now()),
       // …and it did get the alert (on-call has it), so only the route is missing.
       firstMail(topology, 'mailpit-variant', 'oncall@bss.local', 'firing', faultAt, bound.boundMs + 30_000),
     ]);
     await stopping;
     const firingInPrometheus = (await prom.alerts()).filter((a) => a.labels.alertname === ALERT);
 
-    // Heal: both brokers back; healed when at least 2 agents report RUNNING (what the rule asks).
-    progress('kafka-alerting', `starting ${names} again`);
-    await Promise.all(stopped.map((b) => start(b)));
+    // Heal: one broker back; healed when at least 2 agents report RUNNING (what the rule asks).
+    const returning = brokerAlias(KAFKA, RETURNS);
+    progress('kafka-alerting', `starting ${returning} again`);
+    await start(kafka.brokers[RETURNS]!);
     await expect.poll(() => runningBrokers(kafka), { timeout: 120_000, interval: 250 }).toBeGreaterThanOrEqual(2);
     const healedAt = Date.now();
     const resolvedAt = await firstMail(topology, 'mailpit', DEVOPS, 'resolved', healedAt - 1_000, healBound.boundMs + 30_000);
 
     const page: FaultPage = {
-      fault: `stop ${names} (1 of ${BROKERS} brokers left)`,
+      fault: `stop ${names} (1 of ${BROKERS} brokers left); heal: ${returning} started again`,
       alert: ALERT,
       receiver: DEVOPS,
       faultAt,
@@ -214,7 +223,7 @@ describe('alerting: a Kafka cluster failure (two brokers stopped) pages DevOps, 
       'broker-down',
     );
     const variantPage: FaultPage = {
-      fault: page.fault,
+      fault: `stop ${names} (1 of ${BROKERS} brokers left)`,
       alert: ALERT,
       receiver: `${DEVOPS} (kafka-alerts route dropped)`,
       faultAt,
