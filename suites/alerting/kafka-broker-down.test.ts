@@ -5,10 +5,9 @@
  *
  * The rule (compose/prometheus/rules): KafkaClusterFailure fires when fewer than 2 brokers answer
  * and report RUNNING — with replication factor 3 and min.insync.replicas 2 that is when acks=all
- * writes stop. One stopped broker leaves the cluster writable and pages nobody (the promtool boundary
- * case), so the fault that
- * the rule means is two brokers stopped. The page must reach DevOps (kafka-alerts, devops@bss.local),
- * and the resolution must follow once one of them is back (2 live brokers again).
+ * writes stop. One stopped broker leaves the cluster writable and pages nobody (the promtool
+ * boundary case), so the fault the rule means is two brokers stopped. The page must reach DevOps
+ * (kafka-alerts, devops@bss.local), and the resolution must follow once one of them is back.
  *
  * Test-only timings (said in every figure, and the bounds are computed from them, as in
  * suites/monitoring): scrape and evaluation every 2 s instead of 15 s, every rule's `for` 4 s
