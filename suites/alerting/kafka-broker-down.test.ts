@@ -169,7 +169,7 @@ async function runningBrokers(kafka: StartedKafka): Promise<number> {
 }
 
 describe('alerting: a Kafka cluster failure (two brokers stopped) pages DevOps, end to end', () => {
-  test('alerts.rules: two stopped brokers page DevOps within the computed bound and resolve after they return; a config without the kafka route does not', async ({
+  test('alerts.rules: two stopped brokers page DevOps within the computed bound and resolve once one returns; a config without the kafka route does not', async ({
     topology,
   }) => {
     const kafka = topology.get<StartedKafka>(KAFKA);
