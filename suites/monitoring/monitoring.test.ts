@@ -26,7 +26,6 @@ import {
   withRuleExpr,
   withRuleFor,
 } from '#fixtures/checks/monitoring.js';
-import { notMeasured } from '#fixtures/checks/verdict.js';
 import { MailpitClient, PrometheusClient, WebhookClient } from '#fixtures/clients/alert-clients.js';
 import { withClient } from '#fixtures/clients/pg-probes.js';
 import { gracefulStop, start } from '#fixtures/faults/faults.js';
@@ -349,18 +348,5 @@ describe('monitoring tier: Prometheus, rules, exporters, and pages from real fau
     const v = recordVerdict(faultPageVerdict(page, 'primary stopped'), { page, mailAt, slackAt, ...timings }, 'shipped', 'primary-down');
     expect(down.status).toBe('not met');
     expect(v.status, v.reason).toBe('met');
-  });
-
-  test('alerts.rules: a Kafka broker down reaches DevOps — not measured here', () => {
-    recordVerdict(
-      notMeasured(
-        'alerts.rules',
-        'a stopped broker → KafkaClusterFailure / broker alert at devops@bss.local',
-        'the Kafka rules read kafka_exporter (kafka_brokers) and no kafka_exporter image recipe exists here; Kafka 4 itself exposes only JMX (no JMX agent here), and the stream tier (another branch) is not depended on — KafkaClusterFailure is covered by its promtool tests and the kafka route by the alerting matrix',
-      ),
-      {},
-      'shipped',
-      'broker-down',
-    );
   });
 });
