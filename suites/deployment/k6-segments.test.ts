@@ -10,7 +10,7 @@ import { afterAll, describe, expect } from 'vitest';
 import { type LoadFigures, segmentsVerdict } from '#fixtures/deploy/verdicts.js';
 import { type RunnerResult, runSegments, runWhole, summaryValue } from '#fixtures/load/k6-segments.js';
 import { type LoadProfile, testRunManifest } from '#fixtures/load/segments.js';
-import { CATALOG } from '#fixtures/images/catalog.js';
+import { upstreamImage } from '#fixtures/images/catalog.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { byProfile } from '#fixtures/run/profile.js';
 import { REPO_ROOT, writeRunFile } from '#fixtures/run/run-folder.js';
@@ -99,7 +99,7 @@ describe('k6 execution segments', () => {
 
   test('deploy.load.segments: the k6-operator TestRun manifest is generated from the same profile', () => {
     const script = readFileSync(join(REPO_ROOT, PROFILE.script), 'utf8');
-    const text = testRunManifest(PROFILE, script, { parallelism: 2, image: CATALOG.k6.upstream });
+    const text = testRunManifest(PROFILE, script, { parallelism: 2, image: upstreamImage('k6') });
     writeRunFile('deployment/k6-testrun.yaml', text);
     const [configMap, testRun] = text.split(/^---$/m).map((doc) => parse(doc) as Record<string, any>); // eslint-disable-line @typescript-eslint/no-explicit-any
     expect(configMap!.data['http-constant-rate.js']).toBe(script);
