@@ -28,6 +28,8 @@ import { monitoringUsability } from '#fixtures/deploy/monitoring-usable.js';
 import { meshUsability } from '#fixtures/deploy/mesh-usable.js';
 import { endToEndUsability } from '#fixtures/deploy/end-to-end-usable.js';
 import { progress } from '#fixtures/run/progress.js';
+import { withMetrics } from '#fixtures/checks/verdict.js';
+import { metric } from '#fixtures/checks/metric.js';
 
 // Generated per run (and registered, so the leak scan looks for them), as the fixtures do.
 const tier = tierSecrets();
@@ -225,7 +227,12 @@ describe('compose/compose.yml', () => {
       const seen = await monitoring;
       usable.push(...(seen?.problems ?? []));
       const v = recordVerdict(
-        composeUpVerdict(up, usable),
+        withMetrics(
+          composeUpVerdict(up, usable),
+          endToEnd?.analyticsMs === undefined
+            ? []
+            : [metric('customer-to-analytics-event', endToEnd.analyticsMs, 'ms', 'lower-is-better', [endToEnd.analyticsMs])],
+        ),
         { tool, project, images, up, usable, monitoring: seen, mesh, meshNotRouted: notRouted, endToEnd },
         'shipped',
         'up',
