@@ -6,7 +6,8 @@
  *
  * Runs with `node server.ts` (Node >= 22.18 strips the types: erasable syntax only).
  * Environment: PORT (8080), CONTROL_PORT (8081), TLS_PORT + TLS_CERT + TLS_KEY (optional
- * HTTPS listener for upstream TLS), DATABASE_URL (optional), KAFKA_BROKERS (optional,
+ * HTTPS listener for upstream TLS), DATABASE_URL (optional; the password may come from PGPASSWORD
+ * instead of the URL; the tables must exist: compose/postgres/schema.sql), KAFKA_BROKERS (optional,
  * comma-separated), INSTANCE (name reported in x-backend-instance).
  */
 import { randomUUID } from 'node:crypto';
@@ -89,17 +90,28 @@ function memoryStore(): Store {
 async function postgresStore(url: string): Promise<Store> {
   const { default: pg } = await import('pg');
   const pool = new pg.Pool({ connectionString: url, max: 5 });
+  // The tables are the database's (compose/postgres/schema.sql, created by its init as the owner):
+  // the backend's role has no DDL rights and issues none. It only checks they exist, and stops
+  // with one clear line when they do not. Connection failures are retried (bounded: 30 × 1 s).
   for (let attempt = 1; ; attempt += 1) {
+    let missing: string[];
     try {
-      await pool.query(`CREATE TABLE IF NOT EXISTS customers (id bigserial PRIMARY KEY, name text NOT NULL, email text NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT now());
-        CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, customer_id bigint NOT NULL, amount numeric NOT NULL,
-        created_at timestamptz NOT NULL DEFAULT now());`);
-      break;
+      const found = await pool.query<{ customers: string | null; orders: string | null }>(
+        "SELECT to_regclass('public.customers') AS customers, to_regclass('public.orders') AS orders",
+      );
+      missing = ['customers', 'orders'].filter((t) => !found.rows[0]?.[t as 'customers' | 'orders']);
     } catch (error) {
       if (attempt >= 30) throw error;
       await new Promise((resolve) => setTimeout(resolve, 1000));
+      continue;
     }
+    if (missing.length > 0) {
+      throw new Error(
+        `table(s) ${missing.join(', ')} do not exist in the database of DATABASE_URL; the backend creates no tables — ` +
+          'create them as the database owner with compose/postgres/schema.sql (the primary runs it at init)',
+      );
+    }
+    break;
   }
   return {
     kind: 'postgresql',

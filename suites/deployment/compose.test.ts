@@ -6,7 +6,14 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { composeDifferences, observedOrderProblems, readComposeServices, startupOrderProblems } from '#fixtures/deploy/agreement.js';
+import {
+  composeDifferences,
+  deployedUnits,
+  observedOrderProblems,
+  oneShotJobs,
+  readComposeServices,
+  startupOrderProblems,
+} from '#fixtures/deploy/agreement.js';
 import { COMPOSE_FILE, composeTool, composeTools, parseComposeText, readComposeFile, runCompose } from '#fixtures/deploy/compose-file.js';
 import { composeDown, composeUp, harnessImageEnv, projectContainers } from '#fixtures/deploy/compose-up.js';
 import { deployedServices } from '#fixtures/deploy/deployed.js';
@@ -19,11 +26,18 @@ import { runDir } from '#fixtures/run/run-folder.js';
 import { freeSubnet } from '#fixtures/deploy/subnet.js';
 import { monitoringUsability } from '#fixtures/deploy/monitoring-usable.js';
 import { meshUsability } from '#fixtures/deploy/mesh-usable.js';
+import { endToEndUsability } from '#fixtures/deploy/end-to-end-usable.js';
+import { progress } from '#fixtures/run/progress.js';
+import { withMetrics } from '#fixtures/checks/verdict.js';
+import { metric } from '#fixtures/checks/metric.js';
 
 // Generated per run (and registered, so the leak scan looks for them), as the fixtures do.
 const tier = tierSecrets();
 const fixtures = deployedServices(tier);
+const jobs = oneShotJobs(fixtures);
 const secrets = composeEnvironment(tier);
+/** How long the analytics event of one customer may take through Kafka and customer-analytics: the mesh end-to-end suite's bound. */
+const EVENT_BOUND_MS = 30_000;
 type Doc = { services: Record<string, Record<string, unknown>> };
 const shippedDoc = (): Doc => parseComposeText(readFileSync(COMPOSE_FILE, 'utf8')) as Doc;
 
@@ -53,6 +67,16 @@ describe('compose/compose.yml', () => {
     expect(control.status).toBe('not met');
     expect(control.measured).toContain('pgbouncer: started by the fixtures but missing from compose.yml');
     expect(control.measured).toContain('haproxy: compose.yml mounts compose/haproxy/haproxy-copy.cfg');
+
+    // Negative control of the one-shot rule: topic-init given a health check and `restart: always` (it would run forever).
+    const jobDoc = shippedDoc();
+    jobDoc.services['topic-init']!.restart = 'always';
+    jobDoc.services['topic-init']!.healthcheck = jobDoc.services['customer-analytics']!.healthcheck;
+    const jobDrift = composeDifferences(readComposeServices(jobDoc, 'compose'), fixtures, HOST_PORTS);
+    const jobControl = recordVerdict(agreementVerdict(jobDrift), { differences: jobDrift }, 'job-restarted-with-healthcheck', 'agreement');
+    expect(jobControl.status).toBe('not met');
+    expect(jobControl.measured).toContain('topic-init: a one-shot job has `restart: always`');
+    expect(jobControl.measured).toContain('topic-init: a one-shot job (the fixtures run it to exit 0) has a health check');
   });
 
   it('deploy.compose: every compose tool here accepts the file (`config`), and refuses a broken one', async () => {
@@ -79,35 +103,49 @@ describe('compose/compose.yml', () => {
     expect(control.status).toBe('not met');
   });
 
-  it('deploy.startup-order: every service has a health check and every dependency waits for service_healthy', () => {
-    const problems = startupOrderProblems(readComposeFile());
+  it('deploy.startup-order: every service has a health check and every dependency waits for service_healthy (a one-shot job: service_completed_successfully)', () => {
+    const problems = startupOrderProblems(readComposeFile(), jobs);
     const v = recordVerdict(startupOrderVerdict(problems, 'static'), { problems }, 'shipped', 'static');
     expect(v.status, v.measured).toBe('met');
 
     // Negative controls: depends_on without `condition: service_healthy`; a service without a health check.
     const noCondition = shippedDoc();
     noCondition.services.pgbouncer!.depends_on = ['haproxy'];
-    const p1 = startupOrderProblems(readComposeServices(noCondition, 'compose'));
+    const p1 = startupOrderProblems(readComposeServices(noCondition, 'compose'), jobs);
     const c1 = recordVerdict(startupOrderVerdict(p1, 'static'), { problems: p1 }, 'depends-on-without-condition', 'static');
     expect(c1.status).toBe('not met');
     expect(c1.measured).toContain('pgbouncer: depends_on haproxy without a condition');
 
     const noHealth = shippedDoc();
     delete noHealth.services.haproxy!.healthcheck;
-    const p2 = startupOrderProblems(readComposeServices(noHealth, 'compose'));
+    const p2 = startupOrderProblems(readComposeServices(noHealth, 'compose'), jobs);
     const c2 = recordVerdict(startupOrderVerdict(p2, 'static'), { problems: p2 }, 'service-without-healthcheck', 'static');
     expect(c2.status).toBe('not met');
     expect(c2.measured).toContain('haproxy: no health check');
+
+    // A dependant of the one-shot job waiting for it to be *healthy* (it never is: it exits).
+    const jobHealthy = shippedDoc();
+    jobHealthy.services['customer-analytics']!.depends_on = {
+      ...(jobHealthy.services['customer-analytics']!.depends_on as Record<string, unknown>), // a copy: the processors share `*needs-kafka`
+      'topic-init': { condition: 'service_healthy' },
+    };
+    const p3 = startupOrderProblems(readComposeServices(jobHealthy, 'compose'), jobs);
+    const c3 = recordVerdict(startupOrderVerdict(p3, 'static'), { problems: p3 }, 'job-dependency-service-healthy', 'static');
+    expect(c3.status).toBe('not met');
+    expect(c3.measured).toContain(
+      'customer-analytics: depends_on topic-init with condition service_healthy; topic-init is a one-shot job: use `condition: service_completed_successfully`',
+    );
   });
 
-  it('deploy.compose, deploy.startup-order: `up` from the file alone brings every service healthy (database + monitoring + mesh), in dependency order, and usable', async () => {
+  it('deploy.compose, deploy.startup-order: `up` from the file alone brings every service healthy (database + monitoring + streams + mesh), in dependency order, and usable end to end', async () => {
     const tool = await composeTool();
     const services = readComposeFile();
-    const images = await harnessImageEnv(fixtures.flatMap((f) => (f.deploy ? [f.deploy.component] : [])));
+    const images = await harnessImageEnv(deployedUnits(fixtures).map((u) => u.deploy.component));
     const project = `bss-deploy-${process.pid}`;
     const env = { ...secrets, ...images, BSS_SUBNET: await freeSubnet() };
+    progress(project, `${tool.argv.join(' ')} ${tool.version}: up of ${services.length} services (${[...jobs].join(', ')} one-shot)`);
     try {
-      const up = await composeUp(tool, { project, services, env });
+      const up = await composeUp(tool, { project, services, env, jobs, timeoutMs: 360_000 });
       const usable: string[] = [];
       // The monitoring tier, through its published ports, while the database checks run.
       const monitoring = up.ok
@@ -161,20 +199,73 @@ describe('compose/compose.yml', () => {
       const notRouted = up.ok
         ? await meshUsability({ proxy: 'http://127.0.0.1:15000', backend: 'http://127.0.0.1:8080', marker: `${project}-admin` })
         : undefined;
+      // End to end: a customer through Envoy → backend → a PostgreSQL row (through PgBouncer) and an event on
+      // bss.customer.events → customer-analytics → a customer.analytics CloudEvent on bss.analytics.events.
+      const brokers = ['127.0.0.1:9092', '127.0.0.1:9095', '127.0.0.1:9094'];
+      const primary = {
+        host: '127.0.0.1',
+        port: 5432,
+        user: tier.credentials.username,
+        password: tier.credentials.password,
+        database: 'bss',
+      };
+      const endToEnd = up.ok
+        ? await endToEndUsability({
+            proxy: 'http://127.0.0.1:15006',
+            postgres: primary,
+            brokers,
+            marker: `${project}-e2e`,
+            timeoutMs: EVENT_BOUND_MS,
+          })
+        : undefined;
+      if (endToEnd)
+        progress(
+          project,
+          `end to end: ${endToEnd.problems.length ? endToEnd.problems.join('; ') : `row + analytics event after ${endToEnd.analyticsMs} ms`}`,
+        );
+      usable.push(...(endToEnd?.problems ?? []));
       const seen = await monitoring;
       usable.push(...(seen?.problems ?? []));
       const v = recordVerdict(
-        composeUpVerdict(up, usable),
-        { tool, project, images, up, usable, monitoring: seen, mesh, meshNotRouted: notRouted },
+        withMetrics(
+          composeUpVerdict(up, usable),
+          endToEnd?.analyticsMs === undefined
+            ? []
+            : [metric('customer-to-analytics-event', endToEnd.analyticsMs, 'ms', 'lower-is-better', [endToEnd.analyticsMs])],
+        ),
+        { tool, project, images, up, usable, monitoring: seen, mesh, meshNotRouted: notRouted, endToEnd },
         'shipped',
         'up',
       );
-      const order = observedOrderProblems(services, up.observed);
+      // Negative control of the end-to-end check, on the same deployment: customer-analytics stopped, the
+      // same check must find the row but no analytics event within the same bound.
+      let processorStopped: Awaited<ReturnType<typeof endToEndUsability>> | undefined;
+      if (up.ok) {
+        await runCompose(tool, ['stop', '-t', '5', 'customer-analytics'], { project, env, timeoutMs: 60_000 });
+        processorStopped = await endToEndUsability({
+          proxy: 'http://127.0.0.1:15006',
+          postgres: primary,
+          brokers,
+          marker: `${project}-e2e-stopped`,
+          timeoutMs: EVENT_BOUND_MS,
+        });
+        progress(project, `control (customer-analytics stopped): ${processorStopped.problems.join('; ') || 'no problem found'}`);
+      }
+      const stoppedControl = recordVerdict(
+        composeUpVerdict(up, processorStopped?.problems ?? ['not run: up failed']),
+        { endToEnd: processorStopped },
+        'customer-analytics-stopped',
+        'up',
+      );
+      const order = observedOrderProblems(services, up.observed, jobs);
       const o = recordVerdict(startupOrderVerdict(order, 'observed', up.seconds), { observed: up.observed }, 'shipped', 'observed');
       expect(v.status, v.measured).toBe('met');
       expect(o.status, o.measured).toBe('met');
       expect(notRouted?.seenByBackend).toBe(false);
       expect(notRouted?.problems.join('; ')).toMatch(/x-envoy-upstream-service-time|not 201/);
+      expect(stoppedControl.status).toBe('not met');
+      expect(processorStopped?.rowFound).toBe(true);
+      expect(stoppedControl.measured).toContain('no customer.analytics event for customer');
     } finally {
       await composeDown(tool, project, env);
     }

@@ -14,7 +14,7 @@ import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { backendService } from '#fixtures/services/backend.js';
 import { assertEnvoyConfigsValid, envoyService, type StartedEnvoy } from '#fixtures/services/envoy.js';
 import { kafkaService, type StartedKafka } from '#fixtures/services/kafka.js';
-import { postgresService, type StartedPostgres } from '#fixtures/services/postgres.js';
+import { APP_SCHEMA, postgresService, type StartedPostgres } from '#fixtures/services/postgres.js';
 import type { Topology } from '#fixtures/topology/topology.js';
 import { topologyTest } from '#fixtures/vitest/topology-test.js';
 import { SHIPPED } from './mesh-topology.js';
@@ -27,7 +27,8 @@ const CONFIGS = {
 const test = topologyTest(
   'mesh-e2e',
   [
-    postgresService(),
+    // The tables come from the database's own init (as in compose.yml's primary): the backend issues no DDL.
+    postgresService({ initFiles: [APP_SCHEMA] }),
     kafkaService({ brokers: 1 }),
     backendService({
       name: 'backend',
