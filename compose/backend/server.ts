@@ -245,8 +245,9 @@ function apiHandler(store: Store, publisher: Publisher | undefined) {
     if (publisher) {
       const event =
         table === 'customers'
-          ? cloudEvent('com.droid.bss.customer.created', `customer/${String(row.id)}`, { ...row, customerId: row.id })
-          : cloudEvent('com.droid.bss.order.created', `order/${String(row.id)}`, { ...row, orderId: row.id });
+          ? // Ids travel as strings (the processors' contract), whatever type the store gives (pg: bigint as text; memory: number).
+            cloudEvent('com.droid.bss.customer.created', `customer/${String(row.id)}`, { ...row, customerId: String(row.id) })
+          : cloudEvent('com.droid.bss.order.created', `order/${String(row.id)}`, { ...row, orderId: String(row.id) });
       await publisher.publish(table === 'customers' ? 'bss.customer.events' : 'bss.order.events', String(row.id), event);
       eventId = event.id as string;
     }
