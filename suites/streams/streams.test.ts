@@ -881,8 +881,14 @@ describe('stream tier', () => {
         brokenInstance('customer-analytics-cbp-2'),
       )) as [Awaited<ReturnType<typeof instance>>, Awaited<ReturnType<typeof instance>>];
       try {
-        const controlRun = await underLoad(cbpTopics, 'cbp', 10, 8_000, async (loopStart) => {
+        const controlRun = await underLoad(cbpTopics, 'cbp', 10, 20_000, async (loopStart) => {
           await expect.poll(() => nowMs() - loopStart, { timeout: 10_000, interval: 100 }).toBeGreaterThan(3_000);
+          // The killed instance must own input partitions, with events reaching it, or killing it
+          // proves nothing: one CI run killed it before the group had given it any, and nothing was lost.
+          await expect.poll(async () => (await x.partitions()).length, { timeout: 10_000, interval: 200 }).toBeGreaterThan(0);
+          const ownedAt = nowMs();
+          await expect.poll(() => nowMs() - ownedAt, { timeout: 5_000, interval: 100 }).toBeGreaterThan(1_000);
+          progress('fault-tolerance', `control: SIGKILL customer-analytics-cbp-1 (partitions ${(await x.partitions()).join(',')})`);
           await kill(x.container);
         });
         const controlDelivery = auditDelivery(controlRun.sent, controlRun.outputs);
