@@ -26,7 +26,7 @@ import {
   withPrometheusTestTimings,
   withRuleFor,
 } from '#fixtures/checks/monitoring.js';
-import { MailpitClient, PrometheusClient } from '#fixtures/clients/alert-clients.js';
+import { firstDelivery, MailpitClient, PrometheusClient } from '#fixtures/clients/alert-clients.js';
 import { gracefulStop, start } from '#fixtures/faults/faults.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { progress } from '#fixtures/run/progress.js';
@@ -133,18 +133,8 @@ const healBound = (() => {
 const mailpit = (topology: Topology, name: string) => new MailpitClient((p) => topology.get<StartedMailpit>(name).url(p));
 
 /** First mail to `to` about the alert with that status created at or after `after` (ms since epoch), polled until `timeoutMs`. */
-async function firstMail(topology: Topology, sink: string, to: string, status: 'firing' | 'resolved', after: number, timeoutMs: number) {
-  const client = mailpit(topology, sink);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const hit = (await client.deliveries()).find(
-      (d) => d.to === to && d.status === status && d.alertnames.includes(ALERT) && d.at >= after,
-    );
-    if (hit) return hit.at;
-    if (Date.now() >= deadline) return undefined;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const firstMail = (topology: Topology, sink: string, to: string, status: 'firing' | 'resolved', after: number, timeoutMs: number) =>
+  firstDelivery(mailpit(topology, sink), { to, alert: ALERT, status, after }, timeoutMs);
 
 /**
  * Brokers that report RUNNING right now, read from each broker's agent directly (not through

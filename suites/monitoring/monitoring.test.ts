@@ -26,7 +26,7 @@ import {
   withRuleExpr,
   withRuleFor,
 } from '#fixtures/checks/monitoring.js';
-import { MailpitClient, PrometheusClient, WebhookClient } from '#fixtures/clients/alert-clients.js';
+import { firstDelivery, MailpitClient, PrometheusClient, WebhookClient } from '#fixtures/clients/alert-clients.js';
 import { withClient } from '#fixtures/clients/pg-probes.js';
 import { gracefulStop, start } from '#fixtures/faults/faults.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
@@ -142,14 +142,7 @@ async function firstArrival(
 ) {
   const mail = new MailpitClient((p) => topology.get<StartedMailpit>('mailpit').url(p));
   const hook = new WebhookClient((p) => topology.get<StartedWebhookReceiver>('webhook-receiver').url(p));
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const all = kind === 'email' ? await mail.deliveries() : await hook.deliveries();
-    const hit = all.find((d) => d.to === to && d.status === status && d.alertnames.includes(alert) && d.at >= after);
-    if (hit) return hit.at;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  return undefined;
+  return firstDelivery(kind === 'email' ? mail : hook, { to, alert, status, after }, timeoutMs);
 }
 
 describe('monitoring tier: Prometheus, rules, exporters, and pages from real faults', () => {
