@@ -65,8 +65,9 @@ async function followOneCustomer(topology: Topology, envoyName: string): Promise
   let row: Record<string, unknown> | undefined;
   try {
     const exists = await client.query<{ t: string | null }>("SELECT to_regclass('public.customers') AS t");
-    if (response?.id !== undefined && exists.rows[0]?.t)
-      row = (await client.query('SELECT id, name, email FROM customers WHERE id = $1', [response.id])).rows[0] as
+    // By the run-unique e-mail, not the returned id (see EndToEndObservation.row).
+    if (exists.rows[0]?.t)
+      row = (await client.query('SELECT id, name, email FROM customers WHERE email = $1', [sent.email])).rows[0] as
         Record<string, unknown> | undefined;
   } finally {
     await client.end();
