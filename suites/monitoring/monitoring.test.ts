@@ -329,6 +329,9 @@ describe('monitoring tier: Prometheus, rules, exporters, and pages from real fau
       { pgUp },
       'primary-stopped',
     );
+    // What PostgresPrimaryDown is computed from, at the end of the wait: a page that never came is explained by these.
+    const exporterTarget = (await prom(topology).targets()).filter((t) => t.job === 'postgres-exporter');
+    const scrapeSeconds = await prom(topology).query('scrape_duration_seconds{job="postgres-exporter"}');
     const pagedAt = mailAt !== undefined && slackAt !== undefined ? Math.max(mailAt, slackAt) : undefined;
     const page: FaultPage = {
       fault: `stop ${PRIMARY}`,
@@ -338,8 +341,15 @@ describe('monitoring tier: Prometheus, rules, exporters, and pages from real fau
       bound,
       ...(pagedAt ? { pagedAt } : {}),
     };
-    const v = recordVerdict(faultPageVerdict(page, 'primary stopped'), { page, mailAt, slackAt, ...timings }, 'shipped', 'primary-down');
+    const v = recordVerdict(
+      faultPageVerdict(page, 'primary stopped'),
+      { page, mailAt, slackAt, exporterTarget, scrapeSeconds, pgUp, ...timings },
+      'shipped',
+      'primary-down',
+    );
     expect(down.status).toBe('not met');
-    expect(v.status, v.reason).toBe('met');
+    expect(v.status, `${v.reason ?? ''}; exporter target ${JSON.stringify(exporterTarget)}, scrape ${JSON.stringify(scrapeSeconds)}`).toBe(
+      'met',
+    );
   });
 });
