@@ -314,6 +314,8 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
     if (settings.test.commitBeforeProduce) {
       // Deliberately wrong (negative control): the position moves before the outputs exist.
       await client.commit(batch.topic, batch.partition, next);
+      // The harness kills the instance while this is the last line: the batch is committed, its outputs do not exist.
+      if (settings.trace) log(`trace: p${batch.partition} committed @${next} before producing ${outputs.length} outputs`);
       if (settings.test.processingDelayMs > 0) await sleep(settings.test.processingDelayMs * batch.records.length);
     }
     // Keep the membership alive while the outputs wait for their acknowledgement (a broker
