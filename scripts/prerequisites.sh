@@ -37,7 +37,9 @@ else
     as_root systemctl start docker
   else
     log "docker engine: starting dockerd (no systemd here)"
-    as_root sh -c 'nohup dockerd >/var/log/dockerd.log 2>&1 &'
+    # Detached from this shell (own session, no inherited stdin/stdout): a daemon that holds the
+    # caller's pipes open would keep a CI log reader waiting after the run has ended.
+    as_root sh -c 'setsid nohup dockerd </dev/null >/var/log/dockerd.log 2>&1 &'
   fi
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || die "dockerd did not come up in 60 s; see /var/log/dockerd.log"
