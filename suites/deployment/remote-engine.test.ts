@@ -1,10 +1,13 @@
 /**
- * Topology beyond one machine: the harness talks to whichever engine DOCKER_HOST names (the
- * docker CLI and Testcontainers both read it), so the topology can run on a bigger machine
- * than the tests. Proven here with this machine's engine behind a non-default address: a TCP
- * listener on loopback (socat, bounded to this test) forwarding to /var/run/docker.sock.
+ * Topology beyond one machine: the harness talks to whichever engine Testcontainers is given —
+ * DOCKER_HOST, or `docker.host` in ~/.testcontainers.properties — for the topology and for its
+ * faults alike, so the topology can run on a bigger machine than the tests. Proven here with this
+ * machine's engine behind a non-default address: a TCP listener on loopback (socat, bounded to
+ * this test) forwarding to /var/run/docker.sock. Each probe pauses and resumes its container.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { remoteEngineVerdict, type RemoteEngineRun } from '#fixtures/deploy/verdicts.js';
@@ -40,14 +43,34 @@ async function startForwarder(port: number): Promise<{ child: ChildProcess; conn
   return { child, connections: () => (log.match(/accepting connection from/g) ?? []).length };
 }
 
+type ProbeResult = { code: number; report: { ok: boolean; error?: string; seconds: number } | undefined; output: string };
+
 /** One harness run in its own process with the given DOCKER_HOST; bounded to 3 minutes. */
-function probe(
-  dockerHost: string,
-): Promise<{ code: number; report: { ok: boolean; error?: string; seconds: number } | undefined; output: string }> {
+function probe(dockerHost: string): Promise<ProbeResult> {
+  return probeWith({ ...process.env, DOCKER_HOST: dockerHost });
+}
+
+/**
+ * One harness run whose engine is named only in Testcontainers' own settings file (a HOME of its
+ * own holding .testcontainers.properties, no DOCKER_HOST): what the docker CLI cannot see.
+ */
+async function probeViaProperties(dockerHost: string): Promise<ProbeResult> {
+  const home = mkdtempSync(join(tmpdir(), 'bss-remote-home-'));
+  try {
+    writeFileSync(join(home, '.testcontainers.properties'), `docker.host=${dockerHost}\n`);
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home };
+    delete env.DOCKER_HOST;
+    return await probeWith(env);
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+}
+
+function probeWith(env: NodeJS.ProcessEnv): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const child = spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['fixtures/deploy/remote-engine-probe.ts'], {
       cwd: REPO_ROOT,
-      env: { ...process.env, DOCKER_HOST: dockerHost },
+      env,
       stdio: ['ignore', 'pipe', 'pipe'],
       timeout: 180_000,
       killSignal: 'SIGTERM',
@@ -72,20 +95,27 @@ function probe(
 afterAll(() => printSummary('deployment (remote engine)'));
 
 describe('remote container engine', () => {
-  it('deploy.remote-engine: a harness run against DOCKER_HOST=tcp://127.0.0.1:<port> starts, uses and stops a topology', async () => {
+  it('deploy.remote-engine: a harness run against tcp://127.0.0.1:<port> (DOCKER_HOST, then ~/.testcontainers.properties) starts, uses, faults and stops a topology', async () => {
     const port = await freePort();
     const forwarder = await startForwarder(port);
     const dockerHost = `tcp://127.0.0.1:${port}`;
     try {
-      const result = await probe(dockerHost);
-      const run: RemoteEngineRun = {
-        dockerHost,
-        ok: result.code === 0 && result.report?.ok === true,
-        forwardedConnections: forwarder.connections(),
-        seconds: result.report?.seconds ?? 0,
-        ...(result.report?.error ? { error: result.report.error } : result.code !== 0 ? { error: result.output.trim().slice(-400) } : {}),
-      };
-      const v = recordVerdict(remoteEngineVerdict(run), { run, output: result.output.trim().split('\n').slice(-20) });
+      const runs: RemoteEngineRun[] = [];
+      const outputs: string[] = [];
+      for (const via of ['DOCKER_HOST', 'testcontainers.properties'] as const) {
+        const before = forwarder.connections();
+        const result = via === 'DOCKER_HOST' ? await probe(dockerHost) : await probeViaProperties(dockerHost);
+        outputs.push(...result.output.trim().split('\n').slice(-10));
+        runs.push({
+          dockerHost,
+          via,
+          ok: result.code === 0 && result.report?.ok === true,
+          forwardedConnections: forwarder.connections() - before,
+          seconds: result.report?.seconds ?? 0,
+          ...(result.report?.error ? { error: result.report.error } : result.code !== 0 ? { error: result.output.trim().slice(-400) } : {}),
+        });
+      }
+      const v = recordVerdict(remoteEngineVerdict(runs), { runs, output: outputs });
       expect(v.status, v.measured).toBe('met');
     } finally {
       forwarder.child.kill('SIGTERM');
