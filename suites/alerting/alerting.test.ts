@@ -38,6 +38,9 @@ import {
   withTestTimings,
 } from '#fixtures/checks/alerting.js';
 import { AlertmanagerClient, MailpitClient, type PostedAlert, WebhookClient } from '#fixtures/clients/alert-clients.js';
+import { configuredReadings, withConfigured } from '#fixtures/checks/configured.js';
+import { shippedComposeFiles } from '#fixtures/deploy/shipped-files.js';
+import { boundValue } from '#fixtures/report/bounds.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { progress } from '#fixtures/run/progress.js';
 import {
@@ -60,6 +63,7 @@ const LATENCY_MARGIN_MS = 1_000;
 const DELIVERY_MARGIN_MS = 3_000;
 
 const templates = shippedTemplates();
+const composeFiles = shippedComposeFiles();
 const testConfig = withTestTimings(SHIPPED_ALERTMANAGER_CONFIG, TEST_TIMINGS);
 const shipped = routeTimings(SHIPPED_ALERTMANAGER_CONFIG);
 const longestGroupWaitMs = Math.max(...shipped.map((r) => r.groupWaitMs));
@@ -69,6 +73,8 @@ const VARIANTS = {
   'swapped-receivers': swapReceivers(testConfig, 'critical-alerts', 'warning-alerts'),
   'dropped-database-route': dropRoute(testConfig, 'database-alerts'),
   'slow-critical': editRoute(testConfig, 'critical-alerts', (route) => (route.group_wait = '15s')),
+  // Pages sooner than documented: an upper bound alone would pass it.
+  'immediate-critical': editRoute(testConfig, 'critical-alerts', (route) => (route.group_wait = '0s')),
 } as const;
 type Variant = 'shipped' | keyof typeof VARIANTS;
 
@@ -388,23 +394,38 @@ describe('monitoring tier: Alertmanager routing to real receivers', () => {
     expect(failed.every((id) => id.includes('/database/'))).toBe(true);
   });
 
-  test('alerts.routing: notification latency per route within group_wait + 1 s; a raised critical group_wait is caught', async ({
+  test('alerts.routing: notification latency per route within group_wait + 1 s and not before it; a raised and a zeroed critical group_wait are caught', async ({
     topology,
   }) => {
     const { runs } = await runCampaign(topology);
-    // Claimed group_wait per receiver: the document's (critical 5 s, warning 30 s), else the shipped route's.
-    const claimed: Record<string, number> = Object.fromEntries(shipped.map((r) => [r.receiver, r.groupWaitMs]));
-    claimed['critical-alerts'] = 5_000;
-    claimed['warning-alerts'] = 30_000;
+    // Claimed group_wait per receiver, from the claims registry: the document's (critical 5 s,
+    // warning 30 s), two-sided; the routes it gives none are held to the longest it gives (30 s).
+    const undocumented = boundValue('alerts.routing', 'undocumented-group-wait');
+    const claimed: Record<string, number> = Object.fromEntries(shipped.map((r) => [r.receiver, undocumented]));
+    claimed['critical-alerts'] = boundValue('alerts.routing', 'critical-group-wait') * 1000;
+    claimed['warning-alerts'] = boundValue('alerts.routing', 'warning-group-wait') * 1000;
+    const early = boundValue('alerts.routing', 'early-tolerance');
+    const earliest = { 'critical-alerts': claimed['critical-alerts'] - early, 'warning-alerts': claimed['warning-alerts'] - early };
     const ok = recordVerdict(
-      latencyVerdict(runs.shipped.latencies, claimed, LATENCY_MARGIN_MS),
+      withConfigured(
+        latencyVerdict(runs.shipped.latencies, claimed, LATENCY_MARGIN_MS, earliest),
+        configuredReadings('alerts.routing', composeFiles, 'latency'),
+      ),
       { ...timingNote, claimedGroupWaitMs: claimed, samples: runs.shipped.latencies },
       'shipped',
       'latency',
     );
-    const slow = latencyVerdict(runs['slow-critical'].latencies, claimed, LATENCY_MARGIN_MS);
+    const slow = latencyVerdict(runs['slow-critical'].latencies, claimed, LATENCY_MARGIN_MS, earliest);
     recordVerdict(slow, { claimedGroupWaitMs: claimed, samples: runs['slow-critical'].latencies }, 'slow-critical', 'latency');
+    const immediate = latencyVerdict(runs['immediate-critical'].latencies, claimed, LATENCY_MARGIN_MS, earliest);
+    recordVerdict(
+      immediate,
+      { claimedGroupWaitMs: claimed, samples: runs['immediate-critical'].latencies },
+      'immediate-critical',
+      'latency',
+    );
     expect(slow.status).toBe('not met');
+    expect(immediate.status, immediate.measured).toBe('not met');
     expect(ok.status, ok.reason).toBe('met');
   });
 
@@ -413,7 +434,10 @@ describe('monitoring tier: Alertmanager routing to real receivers', () => {
   }) => {
     const { runs, grouping, repeatArrivals } = await runCampaign(topology);
     const grouped = recordVerdict(
-      groupingVerdict({ alertnames: grouping.instances, mails: grouping.mails }),
+      withConfigured(
+        groupingVerdict({ alertnames: grouping.instances, mails: grouping.mails }),
+        configuredReadings('alerts.routing', composeFiles, 'grouping'),
+      ),
       grouping,
       'shipped',
       'grouping',
@@ -425,12 +449,15 @@ describe('monitoring tier: Alertmanager routing to real receivers', () => {
       'resolution',
     );
     const repeated = recordVerdict(
-      repeatVerdict({
-        arrivals: repeatArrivals,
-        repeatIntervalMs: promDurationMs(REPEAT_TIMINGS.repeatInterval),
-        groupIntervalMs: promDurationMs(REPEAT_TIMINGS.groupInterval),
-        marginMs: LATENCY_MARGIN_MS + DELIVERY_MARGIN_MS,
-      }),
+      withConfigured(
+        repeatVerdict({
+          arrivals: repeatArrivals,
+          repeatIntervalMs: promDurationMs(REPEAT_TIMINGS.repeatInterval),
+          groupIntervalMs: promDurationMs(REPEAT_TIMINGS.groupInterval),
+          marginMs: LATENCY_MARGIN_MS + DELIVERY_MARGIN_MS,
+        }),
+        configuredReadings('alerts.routing', composeFiles, 'repeat'),
+      ),
       { testOnlyTimings: REPEAT_TIMINGS, arrivals: repeatArrivals },
       'shipped',
       'repeat',

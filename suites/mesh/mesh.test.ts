@@ -26,10 +26,13 @@ import {
   tlsVerdict,
 } from '#fixtures/checks/mesh.js';
 import { metric, type Timeline } from '#fixtures/checks/metric.js';
+import { configuredReadings, withConfigured } from '#fixtures/checks/configured.js';
 import { verdict, withMetrics } from '#fixtures/checks/verdict.js';
 import { concurrentBurst, fastSequence, header, send, type HttpOperation } from '#fixtures/clients/http-probe.js';
 import { addLatency } from '#fixtures/faults/faults.js';
+import { boundList, boundValue } from '#fixtures/report/bounds.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
+import { shippedComposeFiles } from '#fixtures/deploy/shipped-files.js';
 import { progress } from '#fixtures/run/progress.js';
 import type { StartedBackend } from '#fixtures/services/backend.js';
 import { assertEnvoyConfigsValid, ENVOY_ADMIN_PORT, type StartedEnvoy } from '#fixtures/services/envoy.js';
@@ -60,9 +63,27 @@ const RETRY_STATS = [`${CLUSTER}.upstream_rq_retry`, `${CLUSTER}.upstream_rq_ret
 const OVERFLOW_STATS = [`${CLUSTER}.upstream_rq_active_overflow`, `${CLUSTER}.upstream_rq_pending_overflow`];
 const ALLOWED_ORIGIN = 'https://app.bss.example';
 const REFUSED_ORIGIN = 'https://evil.example';
-const policy = envoyConfig.retryPolicy(SHIPPED);
-const bucket = envoyConfig.tokenBucket(SHIPPED);
-const limits = envoyConfig.circuitBreakerLimits(SHIPPED);
+// What passes comes from the claims registry (the document's figures), never from the file under
+// test; the shipped file is read for where things are and, two-sided, held to the same figures.
+const policy = {
+  retryOn: ['5xx', 'reset', 'connect-failure'],
+  numRetries: boundValue('mesh.retries', 'num-retries'),
+  perTryTimeoutMs: boundValue('mesh.retries', 'per-try-timeout'),
+};
+const bucket = {
+  ...envoyConfig.tokenBucket(SHIPPED),
+  maxTokens: boundValue('mesh.rate-limit', 'max-tokens'),
+  tokensPerFill: boundValue('mesh.rate-limit', 'tokens-per-fill'),
+  fillIntervalSeconds: boundValue('mesh.rate-limit', 'fill-interval'),
+};
+const limits = {
+  maxConnections: boundValue('mesh.circuit-breaking', 'max-connections'),
+  maxPendingRequests: boundValue('mesh.circuit-breaking', 'max-pending-requests'),
+  maxRequests: boundValue('mesh.circuit-breaking', 'max-requests'),
+  maxRetries: boundValue('mesh.circuit-breaking', 'max-retries'),
+};
+const composeFiles = shippedComposeFiles();
+const configured = (claim: string) => configuredReadings(claim, composeFiles);
 
 const envoy = (t: Topology, name = 'envoy'): StartedEnvoy => t.get<StartedEnvoy>(name);
 const backend = (t: Topology, name = 'backend'): StartedBackend => t.get<StartedBackend>(name);
@@ -362,7 +383,7 @@ describe('mesh tier: Envoy in front of the backend', () => {
       latencyMs: slowOp.latencyMs,
       perTryTimeoutDelta: statsDelta(before, after, [`${CLUSTER}.upstream_rq_per_try_timeout`])[`${CLUSTER}.upstream_rq_per_try_timeout`]!,
     });
-    const shipped = recordVerdict(retriesVerdict(shippedCases, 3, perTry), {
+    const shipped = recordVerdict(withConfigured(retriesVerdict(shippedCases, policy.numRetries, perTry), configured('mesh.retries')), {
       policy,
       cases: shippedCases,
       perTry,
@@ -370,7 +391,7 @@ describe('mesh tier: Envoy in front of the backend', () => {
     });
 
     const noRetryCases = await run('envoy-no-retries', [1, 2]);
-    const broken = recordVerdict(retriesVerdict(noRetryCases, 3), { cases: noRetryCases }, 'num-retries-0');
+    const broken = recordVerdict(retriesVerdict(noRetryCases, policy.numRetries), { cases: noRetryCases }, 'num-retries-0');
     expect(shipped.status, `${shipped.measured} — ${shipped.reason ?? ''}`).toBe('met');
     expect(broken.status, broken.measured).toBe('not met');
   });
@@ -388,7 +409,7 @@ describe('mesh tier: Envoy in front of the backend', () => {
   });
 
   test('mesh.security-headers: on success, error, 429 and 503 responses (negative control: HSTS dropped)', async ({ topology }) => {
-    const required = envoyConfig.responseHeaders(SHIPPED);
+    const required = [...boundList('mesh.security-headers', 'required-headers')];
     const shippedSamples = await headerSamples(envoy(topology), backend(topology));
     const shipped = recordVerdict(securityHeadersVerdict(required, shippedSamples), {
       required,
@@ -425,6 +446,7 @@ describe('mesh tier: Envoy in front of the backend', () => {
     shipped = withMetrics({ ...shipped, measured: `${shipped.measured}; refill: ${refillCheck.detail}; ${buckets.statement}` }, [
       metric('refill.regained', regained, 'tokens', 'informational'),
     ]);
+    shipped = withConfigured(shipped, configured('mesh.rate-limit'));
     recordVerdict(shipped, { bucket, statuses: shippedRun.statuses, elapsedMs: shippedRun.elapsedMs, refill: refillCheck, buckets });
 
     const unenforcedRun = await rateLimitRun(envoy(topology, 'envoy-unenforced'), bucket.maxTokens + extra);
@@ -465,7 +487,7 @@ describe('mesh tier: Envoy in front of the backend', () => {
       delayMs,
       limits.maxConnections,
     );
-    const shipped = recordVerdict(judge(shippedRun), {
+    const shipped = recordVerdict(withConfigured(judge(shippedRun), configured('mesh.circuit-breaking')), {
       limits,
       counters: shippedRun.perCounter,
       warmConnections: shippedRun.warmConnections,
@@ -486,7 +508,8 @@ describe('mesh tier: Envoy in front of the backend', () => {
   test('mesh.health-checks: a backend failing /health is ejected and restored; alone it gives no_healthy_upstream, with a peer traffic moves (negative control: health checks removed)', async ({
     topology,
   }) => {
-    const timing = envoyConfig.healthCheckTiming(SHIPPED);
+    // The shipped file says where the other timings are; the interval is the document's.
+    const timing = { ...envoyConfig.healthCheckTiming(SHIPPED), intervalMs: boundValue('mesh.health-checks', 'interval') * 1000 };
     const poll = 250;
     // Stated before measuring: a change is seen within one poll period plus one admin call (≤ 750 ms).
     const observationMs = 1_000;
@@ -590,7 +613,7 @@ describe('mesh tier: Envoy in front of the backend', () => {
         },
         pair: { ejectMs: ejected[pair], restoreMs: restored[pair], shareToHealthy: sp.toPeer, failedRequests: sp.failed },
       });
-    const shipped = recordVerdict(judge('single', 'pair', aloneShipped, spreadShipped), {
+    const shipped = recordVerdict(withConfigured(judge('single', 'pair', aloneShipped, spreadShipped), configured('mesh.health-checks')), {
       timing,
       bounds,
       pollMs: poll,

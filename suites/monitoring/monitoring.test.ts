@@ -29,6 +29,9 @@ import {
 import { firstDelivery, MailpitClient, PrometheusClient, WebhookClient } from '#fixtures/clients/alert-clients.js';
 import { withClient } from '#fixtures/clients/pg-probes.js';
 import { gracefulStop, start } from '#fixtures/faults/faults.js';
+import { configuredReadings, withConfigured } from '#fixtures/checks/configured.js';
+import { shippedComposeFiles } from '#fixtures/deploy/shipped-files.js';
+import { boundList } from '#fixtures/report/bounds.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { progress } from '#fixtures/run/progress.js';
 import { alertmanagerService, SHIPPED_ALERTMANAGER_CONFIG, shippedTemplates } from '#fixtures/services/alertmanager.js';
@@ -64,6 +67,9 @@ const TESTS_FILE = 'rules/bss-alerts.test.yml';
 const secrets = tierSecrets();
 const shippedRules = shippedRuleFiles();
 const RUNNING = ['alertmanager', 'node-exporter', 'postgres-exporter', HAPROXY];
+/** Jobs of the registry's list whose services this topology runs (Prometheus scrapes itself). */
+const EXPECTED_HERE = ['prometheus', 'alertmanager', 'node-exporter', 'postgres-exporter', 'haproxy'];
+const composeFiles = shippedComposeFiles();
 const deployed = jobsFor(withPrometheusTestTimings(SHIPPED_PROMETHEUS_CONFIG, PROM_TEST_TIMINGS), RUNNING);
 const testRules = { [RULES_FILE]: withRuleFor(shippedRules[RULES_FILE]!, RULE_FOR_TEST) };
 const amConfig = withTestTimings(SHIPPED_ALERTMANAGER_CONFIG, AM_TEST_TIMINGS);
@@ -166,27 +172,34 @@ describe('monitoring tier: Prometheus, rules, exporters, and pages from real fau
     expect(ok.ok, ok.output).toBe(true);
   });
 
-  test('alerts.rules: every rule passes its promtool unit tests; a wrong threshold fails them', async () => {
+  test('alerts.rules: every rule passes its promtool unit tests at the documented thresholds; a threshold moved a point either way fails them', async () => {
     const rules = alertRules(shippedRules[RULES_FILE]!);
     const shippedRun = await promtoolTestRules(shippedRules);
     const v = recordVerdict(
-      promtoolVerdict(shippedRun, rules, shippedRules[TESTS_FILE]!),
+      withConfigured(
+        promtoolVerdict(shippedRun, rules, shippedRules[TESTS_FILE]!),
+        configuredReadings('alerts.rules', composeFiles, 'promtool'),
+      ),
       { output: shippedRun.output },
       'shipped',
       'promtool',
     );
-    const wrong = {
-      ...shippedRules,
-      [RULES_FILE]: withRuleExpr(shippedRules[RULES_FILE]!, 'PostgresReplicaLagCritical', (e) => e.replace('> 5', '> 50')),
+    // Each control moves one threshold in the rule file only: the unit tests must catch it.
+    const controls = {
+      'lag-threshold-50s': (r: string) => withRuleExpr(r, 'PostgresReplicaLagCritical', (e) => e.replace('> 5', '> 50')),
+      'cpu-threshold-81': (r: string) => withRuleExpr(r, 'HighCpuUsage', (e) => e.replace('> 80', '> 81')),
+      'memory-threshold-84': (r: string) => withRuleExpr(r, 'HighMemoryUsage', (e) => e.replace('> 85', '> 84')),
     };
-    const wrongRun = await promtoolTestRules(wrong);
-    const nv = recordVerdict(
-      promtoolVerdict(wrongRun, rules, shippedRules[TESTS_FILE]!),
-      { output: wrongRun.output },
-      'lag-threshold-50s',
-      'promtool',
-    );
-    expect(nv.status).toBe('not met');
+    for (const [variant, edit] of Object.entries(controls)) {
+      const wrongRun = await promtoolTestRules({ ...shippedRules, [RULES_FILE]: edit(shippedRules[RULES_FILE]!) });
+      const nv = recordVerdict(
+        promtoolVerdict(wrongRun, rules, shippedRules[TESTS_FILE]!),
+        { output: wrongRun.output },
+        variant,
+        'promtool',
+      );
+      expect(nv.status, variant).toBe('not met');
+    }
     expect(v.status, v.reason).toBe('met');
   });
 
@@ -200,12 +213,18 @@ describe('monitoring tier: Prometheus, rules, exporters, and pages from real fau
       })
       .toBe(true)
       .catch(() => undefined);
-    const v = recordVerdict(targetsVerdict(targets, deployed.kept, deployed.dropped), {
-      targets,
-      kept: deployed.kept,
-      dropped: deployed.dropped,
-      ...timings,
-    });
+    // Expected jobs come from the claims registry (the document's list), limited to what runs here;
+    // a job deleted from prometheus.yml is then missing, not silently expected no more.
+    const expected = boundList('monitoring.targets', 'jobs').filter((job) => EXPECTED_HERE.includes(job));
+    const v = recordVerdict(
+      withConfigured(targetsVerdict(targets, expected, deployed.dropped), configuredReadings('monitoring.targets', composeFiles)),
+      {
+        targets,
+        kept: deployed.kept,
+        dropped: deployed.dropped,
+        ...timings,
+      },
+    );
     const unfiltered = prom(topology, 'prometheus-unfiltered');
     const configured = scrapeJobs(SHIPPED_PROMETHEUS_CONFIG).jobs.reduce((n, j) => n + j.targets.length, 0);
     let all = await unfiltered.targets();
