@@ -1,11 +1,13 @@
 /**
  * BSS backend stand-in: the HTTP surface Envoy fronts (customers, orders, /health, /metrics),
- * storing rows in PostgreSQL and publishing CloudEvents to Kafka when those are configured,
- * and a control interface on a separate port (never routed by Envoy) through which the
- * harness makes the next requests fail, reset, slow down, or the health check fail.
+ * storing rows in PostgreSQL and publishing CloudEvents to Kafka when those are configured.
+ * It has no control interface: the harness's fault controls (fail, reset, slow, refuse, health)
+ * live in fixtures/services/backend-controls.ts, an entry point the harness copies beside this
+ * file into its own containers and that compose/compose.yml never runs. They reach the API only
+ * through `startBackend()`'s returned state, which nothing in this program changes.
  *
  * Runs with `node server.ts` (Node >= 22.18 strips the types: erasable syntax only).
- * Environment: PORT (8080), CONTROL_PORT (8081), TLS_PORT + TLS_CERT + TLS_KEY (optional
+ * Environment: PORT (8080), TLS_PORT + TLS_CERT + TLS_KEY (optional
  * HTTPS listener for upstream TLS), DATABASE_URL (optional; the password may come from PGPASSWORD
  * instead of the URL; the tables must exist: compose/postgres/schema.sql), KAFKA_BROKERS (optional,
  * comma-separated), INSTANCE (name reported in x-backend-instance).
@@ -14,13 +16,13 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { fileURLToPath } from 'node:url';
 
 const PORT = Number(process.env.PORT ?? 8080);
-const CONTROL_PORT = Number(process.env.CONTROL_PORT ?? 8081);
 const INSTANCE = process.env.INSTANCE ?? 'backend';
 const SOURCE = `/bss/backend/${INSTANCE}`;
 
-type Fault =
+export type Fault =
   | { readonly kind: 'fail'; remaining: number; readonly status: number }
   | { readonly kind: 'reset'; remaining: number }
   | { readonly kind: 'slow'; remaining: number; readonly delayMs: number };
@@ -35,7 +37,8 @@ interface Publisher {
   publish(topic: string, key: string, event: Record<string, unknown>): Promise<void>;
 }
 
-const state = {
+/** What the API answers by: healthy, and faults to apply to the next requests (none, unless a harness adds them). */
+export const state = {
   healthy: true,
   faults: [] as Fault[],
   /** API requests seen, with the attempt number Envoy put on each (x-envoy-attempt-count). */
@@ -47,13 +50,13 @@ function count(name: string): void {
   state.counters.set(name, (state.counters.get(name) ?? 0) + 1);
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, { 'content-type': 'application/json', 'x-backend-instance': INSTANCE, ...headers });
   res.end(text);
 }
 
-async function readJson(req: IncomingMessage): Promise<{ ok: true; value: unknown } | { ok: false; reason: string }> {
+export async function readJson(req: IncomingMessage): Promise<{ ok: true; value: unknown } | { ok: false; reason: string }> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -256,75 +259,7 @@ function apiHandler(store: Store, publisher: Publisher | undefined) {
   };
 }
 
-// ---------- the control interface (harness only) ----------
-
-const COMMANDS = ['fail', 'reset', 'slow', 'refuse', 'health', 'clear', 'state'] as const;
-
-/** Set by main(): closes the API listener and its open connections for `ms`, so connects are refused. */
-let refuseFor: (ms: number) => void = () => undefined;
-
-async function controlHandler(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://control');
-  if (req.method === 'GET' && url.pathname === '/control/state') {
-    return send(res, 200, { instance: INSTANCE, healthy: state.healthy, faults: state.faults, seen: state.seen });
-  }
-  if (req.method !== 'POST' || url.pathname !== '/control') {
-    return send(res, 404, { error: 'control interface: POST /control {"command": ...} or GET /control/state' });
-  }
-  const body = await readJson(req);
-  if (!body.ok) return send(res, 400, { error: body.reason });
-  const command = body.value as Record<string, unknown>;
-  const name = String(command?.command);
-  const positive = (value: unknown, field: string, max: number): number | string =>
-    Number.isInteger(value) && (value as number) > 0 && (value as number) <= max
-      ? (value as number)
-      : `"${field}" must be an integer 1..${max}`;
-  switch (name) {
-    case 'fail': {
-      const n = positive(command.count, 'count', 10_000);
-      const status = positive(command.status ?? 503, 'status', 599);
-      if (typeof n === 'string' || typeof status === 'string' || (status as number) < 400)
-        return send(res, 400, { error: typeof n === 'string' ? n : '"status" must be 400..599' });
-      state.faults.push({ kind: 'fail', remaining: n, status: status as number });
-      break;
-    }
-    case 'reset': {
-      const n = positive(command.count, 'count', 10_000);
-      if (typeof n === 'string') return send(res, 400, { error: n });
-      state.faults.push({ kind: 'reset', remaining: n });
-      break;
-    }
-    case 'slow': {
-      const n = positive(command.count, 'count', 10_000);
-      const delayMs = positive(command.delayMs, 'delayMs', 120_000);
-      if (typeof n === 'string' || typeof delayMs === 'string') return send(res, 400, { error: typeof n === 'string' ? n : delayMs });
-      state.faults.push({ kind: 'slow', remaining: n, delayMs: delayMs as number });
-      break;
-    }
-    case 'refuse': {
-      const ms = positive(command.ms, 'ms', 60_000);
-      if (typeof ms === 'string') return send(res, 400, { error: ms });
-      refuseFor(ms);
-      break;
-    }
-    case 'health':
-      if (typeof command.healthy !== 'boolean') return send(res, 400, { error: '"healthy" must be true or false' });
-      state.healthy = command.healthy;
-      break;
-    case 'clear':
-      state.faults = [];
-      state.seen = [];
-      state.healthy = true;
-      break;
-    case 'state':
-      break;
-    default:
-      return send(res, 400, { error: `unknown command "${name}"; known commands: ${COMMANDS.join(', ')}` });
-  }
-  return send(res, 200, { instance: INSTANCE, healthy: state.healthy, faults: state.faults });
-}
-
-function guarded(handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>) {
+export function guarded(handler: (req: IncomingMessage, res: ServerResponse) => Promise<void>) {
   return (req: IncomingMessage, res: ServerResponse): void => {
     handler(req, res).catch((error: unknown) => {
       console.error(`${req.method} ${req.url}: ${(error as Error).stack ?? String(error)}`);
@@ -334,12 +269,18 @@ function guarded(handler: (req: IncomingMessage, res: ServerResponse) => Promise
   };
 }
 
-function listen(server: Server, port: number, what: string): Promise<void> {
+export function listen(server: Server, port: number, what: string): Promise<void> {
   server.keepAliveTimeout = 65_000;
   return new Promise((resolve) => server.listen(port, '0.0.0.0', () => (console.log(`${INSTANCE}: ${what} on :${port}`), resolve())));
 }
 
-async function main(): Promise<void> {
+export interface RunningBackend {
+  readonly servers: Server[];
+  /** Closes the API listener and its open connections for `ms`, so connects are refused. */
+  refuseFor(ms: number): void;
+}
+
+export async function startBackend(): Promise<RunningBackend> {
   const store = process.env.DATABASE_URL ? await postgresStore(process.env.DATABASE_URL) : memoryStore();
   const publisher = process.env.KAFKA_BROKERS ? await kafkaPublisher(process.env.KAFKA_BROKERS.split(',')) : undefined;
   const api = guarded(apiHandler(store, publisher));
@@ -350,24 +291,27 @@ async function main(): Promise<void> {
     servers.push(tls);
     await listen(tls, Number(process.env.TLS_PORT), 'API over TLS');
   }
-  refuseFor = (ms) => {
-    const [plain] = servers;
-    plain!.close();
-    plain!.closeAllConnections();
-    setTimeout(() => void listen(plain!, PORT, 'API (accepting again)'), ms).unref();
-  };
-  const control = createHttpServer(guarded(controlHandler));
-  servers.push(control);
-  await listen(control, CONTROL_PORT, 'control');
   const shutdown = (): void => {
     for (const server of servers) server.close();
     setTimeout(() => process.exit(0), 2_000).unref();
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  return {
+    servers,
+    refuseFor(ms) {
+      const [plain] = servers;
+      plain!.close();
+      plain!.closeAllConnections();
+      setTimeout(() => void listen(plain!, PORT, 'API (accepting again)'), ms).unref();
+    },
+  };
 }
 
-main().catch((error: unknown) => {
-  console.error(`${INSTANCE}: cannot start: ${(error as Error).message}`);
-  process.exit(1);
-});
+// Run as a program (node /app/server.ts); imported by the harness's control layer, it only exports.
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  startBackend().catch((error: unknown) => {
+    console.error(`${INSTANCE}: cannot start: ${(error as Error).message}`);
+    process.exit(1);
+  });
+}

@@ -40,14 +40,22 @@ export interface Settings {
   readonly connectRetryMs: number;
   /** Diagnostics: one log line per handled batch and per commit request. */
   readonly trace: boolean;
-  /** Test-only knobs that break the processor on purpose (negative controls); never set in deployment. */
-  readonly test: {
-    readonly processingDelayMs: number;
-    readonly commitBeforeProduce: boolean;
-    readonly dropOneIn: number;
-    readonly overrides: OutputOverrides;
-  };
 }
+
+/**
+ * Ways to break a processor on purpose, for the harness's negative controls. The deployed entry
+ * points (customer-analytics.ts, order-processor.ts) pass none and read no setting that could
+ * turn one on: only the harness's own entry point (fixtures/services/faulty-processor.ts, copied
+ * into its variant containers and never into what compose.yml runs) supplies them.
+ */
+export interface ProcessorFaults {
+  readonly processingDelayMs: number;
+  readonly commitBeforeProduce: boolean;
+  readonly dropOneIn: number;
+  readonly overrides: OutputOverrides;
+}
+
+export const NO_FAULTS: ProcessorFaults = { processingDelayMs: 0, commitBeforeProduce: false, dropOneIn: 0, overrides: {} };
 
 export class SettingsError extends Error {}
 
@@ -94,21 +102,16 @@ export function settingsFrom(env: NodeJS.ProcessEnv, definition: ProcessorDefini
     connectAttempts: int('CONNECT_ATTEMPTS', 10, 1, 1_000),
     connectRetryMs: int('CONNECT_RETRY_MS', 2_000, 100, 60_000),
     trace: env.TRACE_BATCHES === '1',
-    test: {
-      processingDelayMs: int('TEST_PROCESSING_DELAY_MS', 0, 0, 60_000),
-      commitBeforeProduce: env.TEST_COMMIT_BEFORE_PRODUCE === '1',
-      dropOneIn: int('TEST_DROP_ONE_IN', 0, 0, 1_000_000),
-      overrides: {
-        ...(env.TEST_OUTPUT_TYPE ? { type: env.TEST_OUTPUT_TYPE } : {}),
-        ...(env.TEST_OUTPUT_SOURCE ? { source: env.TEST_OUTPUT_SOURCE } : {}),
-      },
-    },
   };
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+export async function runProcessor<D>(
+  definition: ProcessorDefinition<D>,
+  env: NodeJS.ProcessEnv = process.env,
+  faults: ProcessorFaults = NO_FAULTS,
+): Promise<void> {
   const log = (line: string): void => {
     process.stdout.write(`${new Date().toISOString()} ${definition.name}: ${line}\n`);
   };
@@ -271,14 +274,14 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
     const produced: Array<CloudEvent<D>> = [];
     const reasons: string[] = [];
     for (const record of batch.records) {
-      if (settings.test.processingDelayMs > 0 && !settings.test.commitBeforeProduce) {
-        await sleep(settings.test.processingDelayMs);
+      if (faults.processingDelayMs > 0 && !faults.commitBeforeProduce) {
+        await sleep(faults.processingDelayMs);
         await context.heartbeat();
       }
       seen++;
-      if (settings.test.dropOneIn > 0 && seen % settings.test.dropOneIn === 0) continue;
+      if (faults.dropOneIn > 0 && seen % faults.dropOneIn === 0) continue;
       const parsed = parseCloudEvent(record.value, settings.maxEventBytes);
-      const outcome = parsed.ok ? definition.transform(parsed.value, new Date(), settings.test.overrides) : parsed;
+      const outcome = parsed.ok ? definition.transform(parsed.value, new Date(), faults.overrides) : parsed;
       if (outcome.ok) {
         const message = KafkaBinding.structured(outcome.value);
         outputs.push({
@@ -311,12 +314,12 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
       return false;
     }
     const next = (BigInt(last.offset) + 1n).toString();
-    if (settings.test.commitBeforeProduce) {
+    if (faults.commitBeforeProduce) {
       // Deliberately wrong (negative control): the position moves before the outputs exist.
       await client.commit(batch.topic, batch.partition, next);
       // The harness kills the instance while this is the last line: the batch is committed, its outputs do not exist.
       if (settings.trace) log(`trace: p${batch.partition} committed @${next} before producing ${outputs.length} outputs`);
-      if (settings.test.processingDelayMs > 0) await sleep(settings.test.processingDelayMs * batch.records.length);
+      if (faults.processingDelayMs > 0) await sleep(faults.processingDelayMs * batch.records.length);
     }
     // Keep the membership alive while the outputs wait for their acknowledgement (a broker
     // outage can hold a produce for tens of seconds; every partition's outputs share it).
@@ -334,7 +337,7 @@ export async function runProcessor<D>(definition: ProcessorDefinition<D>, env: N
     // At-least-once: the position moves only now that every output is acknowledged by all
     // in-sync replicas. The commit is pipelined (the next batch does not wait for it); when the
     // processor is stopping it is awaited, so a graceful stop commits what was acknowledged.
-    if (!settings.test.commitBeforeProduce) {
+    if (!faults.commitBeforeProduce) {
       const committed = client.commit(batch.topic, batch.partition, next).catch((error: unknown) => {
         log(`commit of ${batch.topic}[${batch.partition}] @${next} failed (${(error as Error).message}); those records will be read again`);
       });
