@@ -1,8 +1,9 @@
 /** Shared by the failover suites: the on-paper guard. */
 import { agentMaxAgeMs, failoverConfigVerdict } from '#fixtures/checks/haproxy-timing.js';
 import { SHIPPED_HAPROXY_CONFIG, SHIPPED_HEALTH_AGENT } from '#fixtures/services/database-tier.js';
+import { boundValue } from '#fixtures/report/bounds.js';
 
-export const FAILOVER_CLAIM_MS = 10_000;
+export const FAILOVER_CLAIM_MS = boundValue('db.haproxy.failover', 'outage');
 /** How old an answer of the shipped health agent may be: part of the worst-case detection. */
 export const AGENT_MAX_AGE_MS = agentMaxAgeMs(SHIPPED_HEALTH_AGENT);
 
