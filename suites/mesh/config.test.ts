@@ -40,6 +40,7 @@ describe('mesh tier: configuration', () => {
       'x-content-type-options',
       'x-frame-options',
       'content-security-policy',
+      'referrer-policy',
     ]);
     // The shipped settings the suites judge against are the document's.
     expect(envoyConfig.tokenBucket(SHIPPED)).toEqual({
