@@ -258,6 +258,16 @@ export function withAdminPort(text: string, port: number): string {
   return edit(text, (c) => void (c.admin.address.socket_address.port_value = port));
 }
 
+/** The admin on another address (0.0.0.0: open to the network, as shipped before the admin moved to loopback). */
+export function withAdminAddress(text: string, address: string): string {
+  return edit(text, (c) => void (c.admin.address.socket_address.address = address));
+}
+
+/** The admin's listening address as configured (127.0.0.1 as shipped). */
+export function adminAddress(text: string): string {
+  return String(parseEnvoyConfig(text).admin?.address?.socket_address?.address);
+}
+
 export function withBackendEndpoints(text: string, endpoints: ReadonlyArray<{ address: string; port: number }>): string {
   return edit(text, (c) => {
     backendCluster(c).load_assignment.endpoints[0].lb_endpoints = endpoints.map(({ address, port }) => ({

@@ -37,7 +37,7 @@ import {
   templatesVerdict,
   withTestTimings,
 } from '#fixtures/checks/alerting.js';
-import { AlertmanagerClient, MailpitClient, type PostedAlert, WebhookClient } from '#fixtures/clients/alert-clients.js';
+import { AlertmanagerClient, mailpitClient, type PostedAlert, WebhookClient } from '#fixtures/clients/alert-clients.js';
 import { configuredReadings, withConfigured } from '#fixtures/checks/configured.js';
 import { shippedComposeFiles } from '#fixtures/deploy/shipped-files.js';
 import { boundValue } from '#fixtures/report/bounds.js';
@@ -75,8 +75,25 @@ const VARIANTS = {
   'slow-critical': editRoute(testConfig, 'critical-alerts', (route) => (route.group_wait = '15s')),
   // Pages sooner than documented: an upper bound alone would pass it.
   'immediate-critical': editRoute(testConfig, 'critical-alerts', (route) => (route.group_wait = '0s')),
+  // Fires and never says it is over: the resolution check's control.
+  'no-send-resolved': withoutSendResolved(testConfig),
 } as const;
 type Variant = 'shipped' | keyof typeof VARIANTS;
+
+function withoutSendResolved(config: string): string {
+  const edited = config.replaceAll('send_resolved: true', 'send_resolved: false');
+  if (edited === config) throw new Error('no-send-resolved variant: alertmanager.yml has no send_resolved: true to turn off');
+  return edited;
+}
+
+/** The grouping check's control: each instance its own group, so three alerts become three mails. */
+const GROUP_BY_INSTANCE = (() => {
+  const edited = testConfig.replace("group_by: ['alertname', 'component']", "group_by: ['alertname', 'component', 'instance']");
+  if (edited === testConfig) throw new Error("group-by-instance variant: the root route's group_by line was not found in alertmanager.yml");
+  return edited;
+})();
+/** The repeat check's control: repeat_interval far beyond the observation window. */
+const NO_REPEAT_TIMINGS = { ...REPEAT_TIMINGS, repeatInterval: '1h' } as const;
 
 /**
  * A receiver that is down: the tested config with on-call's Slack endpoint pointing at a webhook
@@ -114,6 +131,8 @@ const test = topologyTest('alerting', [
   }),
   am('alertmanager', testConfig),
   am('alertmanager-repeat', withTestTimings(SHIPPED_ALERTMANAGER_CONFIG, REPEAT_TIMINGS)),
+  am('alertmanager-no-repeat', withTestTimings(SHIPPED_ALERTMANAGER_CONFIG, NO_REPEAT_TIMINGS)),
+  am('alertmanager-group-by-instance', GROUP_BY_INSTANCE),
   ...Object.entries(VARIANTS).map(([variant, config]) => am(`alertmanager-${variant}`, config)),
 ]);
 
@@ -155,7 +174,7 @@ function combos(variant: Variant): Combo[] {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function allDeliveries(topology: Topology): Promise<Array<Delivery & { text?: string }>> {
-  const mail = new MailpitClient((p) => topology.get<StartedMailpit>('mailpit').url(p));
+  const mail = mailpitClient(topology.get<StartedMailpit>('mailpit'));
   const hook = new WebhookClient((p) => topology.get<StartedWebhookReceiver>('webhook-receiver').url(p));
   return [...(await mail.deliveries()), ...(await hook.deliveries())];
 }
@@ -218,10 +237,19 @@ async function runMatrix(topology: Topology, variant: Variant): Promise<MatrixRu
   return { variant, cases, latencies, resolutions, deliveries, postedAt };
 }
 
+interface GroupingRun {
+  readonly instances: string[];
+  readonly mails: Array<{ alertnames: string[] }>;
+}
+
 interface Campaign {
   readonly runs: Record<Variant, MatrixRun>;
-  readonly grouping: { instances: string[]; mails: Array<{ alertnames: string[] }> };
+  readonly grouping: GroupingRun;
+  /** The same three alerts on the instance grouping by instance too: the grouping check's control. */
+  readonly groupingControl: GroupingRun;
   readonly repeatArrivals: number[];
+  /** A still-firing alert on the instance whose repeat_interval is 1 h: the repeat check's control. */
+  readonly repeatControlArrivals: number[];
   readonly receiverDown: ReceiverDownObservation;
   /** The same observation on the shipped instance over the matrix (its Slack endpoint is up): the negative control. */
   readonly receiverUp: ReceiverDownObservation;
@@ -231,7 +259,7 @@ interface Campaign {
 async function observeReceiverDown(topology: Topology): Promise<ReceiverDownObservation> {
   const client = new AlertmanagerClient((p) => topology.get<StartedAlertmanager>('alertmanager-receiver-down').url(p));
   const hook = new WebhookClient((p) => topology.get<StartedWebhookReceiver>('webhook-receiver-down').url(p));
-  const mail = new MailpitClient((p) => topology.get<StartedMailpit>('mailpit').url(p));
+  const mail = mailpitClient(topology.get<StartedMailpit>('mailpit'));
   const alertname = `D_receiver_down_${RUN}`;
   const alert = {
     labels: { alertname, severity: 'critical', component: 'backend', instance: 'api-1:8080' },
@@ -264,6 +292,52 @@ async function observeReceiverDown(topology: Topology): Promise<ReceiverDownObse
   return observation;
 }
 
+/** Three alerts of one alertname and component, three instances, posted at once: the mails on-call gets for them. */
+async function observeGrouping(topology: Topology, alertmanager: string, alertname: string): Promise<GroupingRun> {
+  const client = new AlertmanagerClient((p) => topology.get<StartedAlertmanager>(alertmanager).url(p));
+  const instances = ['api-1:8080', 'api-2:8080', 'api-3:8080'];
+  await client.post(
+    instances.map((instance) => ({
+      labels: { alertname, severity: 'critical', component: 'backend', instance },
+      annotations: { summary: 'grouped' },
+    })),
+  );
+  await sleep(5_000 + LATENCY_MARGIN_MS + DELIVERY_MARGIN_MS);
+  const mails = (await allDeliveries(topology)).filter(
+    (d) => d.kind === 'email' && d.to === 'oncall@bss.local' && d.alertnames.includes(alertname),
+  );
+  await client.resolve(instances.map((instance) => ({ labels: { alertname, severity: 'critical', component: 'backend', instance } })));
+  return { instances, mails: mails.map((m) => ({ alertnames: instances.filter((i) => (m as { text?: string }).text?.includes(i)) })) };
+}
+
+/** One still-firing critical alert: when its notifications reached on-call, until a repeat or the window's end. */
+async function observeRepeat(
+  topology: Topology,
+  alertmanager: string,
+  alertname: string,
+  timings: { groupInterval: string; repeatInterval: string },
+): Promise<number[]> {
+  const client = new AlertmanagerClient((p) => topology.get<StartedAlertmanager>(alertmanager).url(p));
+  const alert = {
+    labels: { alertname, severity: 'critical', component: 'backend', instance: 'api-1:8080' },
+    annotations: { summary: 'repeat' },
+  };
+  await client.post([alert]);
+  // The window is the shipped instance's (REPEAT_TIMINGS), whatever this instance's repeat_interval.
+  const deadline = Date.now() + 5_000 + promDurationMs(REPEAT_TIMINGS.repeatInterval) + promDurationMs(timings.groupInterval) + 10_000;
+  let arrivals: number[] = [];
+  while (Date.now() < deadline) {
+    arrivals = (await allDeliveries(topology))
+      .filter((d) => d.kind === 'email' && d.to === 'oncall@bss.local' && d.status === 'firing' && d.alertnames.includes(alertname))
+      .map((d) => d.at)
+      .sort((a, b) => a - b);
+    if (arrivals.length >= 2) break;
+    await sleep(500);
+  }
+  await client.resolve([alert]);
+  return arrivals;
+}
+
 let campaign: Promise<Campaign> | undefined;
 
 /** Everything that needs waiting runs at once: the matrix on every instance, grouping, and the repeat. */
@@ -273,47 +347,10 @@ function runCampaign(topology: Topology): Promise<Campaign> {
       'alerting',
       `matrix on ${1 + Object.keys(VARIANTS).length} Alertmanagers + grouping + repeat (≈ ${Math.round((longestGroupWaitMs + 25_000) / 1000)} s)`,
     );
-    const grouping = (async () => {
-      const client = new AlertmanagerClient((p) => topology.get<StartedAlertmanager>('alertmanager').url(p));
-      const alertname = `G_grouped_${RUN}`;
-      const instances = ['api-1:8080', 'api-2:8080', 'api-3:8080'];
-      await client.post(
-        instances.map((instance) => ({
-          labels: { alertname, severity: 'critical', component: 'backend', instance },
-          annotations: { summary: 'grouped' },
-        })),
-      );
-      await sleep(5_000 + LATENCY_MARGIN_MS + DELIVERY_MARGIN_MS);
-      const mails = (await allDeliveries(topology)).filter(
-        (d) => d.kind === 'email' && d.to === 'oncall@bss.local' && d.alertnames.includes(alertname),
-      );
-      await client.resolve(instances.map((instance) => ({ labels: { alertname, severity: 'critical', component: 'backend', instance } })));
-      return { instances, mails: mails.map((m) => ({ alertnames: instances.filter((i) => (m as { text?: string }).text?.includes(i)) })) };
-    })();
-    const repeat = (async () => {
-      const client = new AlertmanagerClient((p) => topology.get<StartedAlertmanager>('alertmanager-repeat').url(p));
-      const alert = {
-        labels: { alertname: `R_repeat_${RUN}`, severity: 'critical', component: 'backend', instance: 'api-1:8080' },
-        annotations: { summary: 'repeat' },
-      };
-      await client.post([alert]);
-      const deadline =
-        Date.now() + 5_000 + promDurationMs(REPEAT_TIMINGS.repeatInterval) + promDurationMs(REPEAT_TIMINGS.groupInterval) + 10_000;
-      let arrivals: number[] = [];
-      while (Date.now() < deadline) {
-        arrivals = (await allDeliveries(topology))
-          .filter(
-            (d) =>
-              d.kind === 'email' && d.to === 'oncall@bss.local' && d.status === 'firing' && d.alertnames.includes(alert.labels.alertname),
-          )
-          .map((d) => d.at)
-          .sort((a, b) => a - b);
-        if (arrivals.length >= 2) break;
-        await sleep(500);
-      }
-      await client.resolve([alert]);
-      return arrivals;
-    })();
+    const grouping = observeGrouping(topology, 'alertmanager', `G_grouped_${RUN}`);
+    const groupingControl = observeGrouping(topology, 'alertmanager-group-by-instance', `G_by_instance_${RUN}`);
+    const repeat = observeRepeat(topology, 'alertmanager-repeat', `R_repeat_${RUN}`, REPEAT_TIMINGS);
+    const repeatControl = observeRepeat(topology, 'alertmanager-no-repeat', `R_no_repeat_${RUN}`, NO_REPEAT_TIMINGS);
     const receiverDown = observeReceiverDown(topology);
     const shippedClient = new AlertmanagerClient((p) => topology.get<StartedAlertmanager>('alertmanager').url(p));
     const shippedBefore = await shippedClient.notificationCounters();
@@ -339,7 +376,9 @@ function runCampaign(topology: Topology): Promise<Campaign> {
     return {
       runs: Object.fromEntries(runs.map((r) => [r.variant, r])) as Record<Variant, MatrixRun>,
       grouping: await grouping,
+      groupingControl: await groupingControl,
       repeatArrivals: await repeat,
+      repeatControlArrivals: await repeatControl,
       receiverDown: await receiverDown,
       receiverUp,
     };
@@ -429,10 +468,10 @@ describe('monitoring tier: Alertmanager routing to real receivers', () => {
     expect(ok.status, ok.reason).toBe('met');
   });
 
-  test('alerts.routing: grouping into one mail, resolution notifications, and a repeat after the (shortened) repeat_interval', async ({
+  test('alerts.routing: grouping into one mail, resolution notifications, and a repeat after the (shortened) repeat_interval (negative controls: group_by instance, send_resolved false, repeat_interval 1h)', async ({
     topology,
   }) => {
-    const { runs, grouping, repeatArrivals } = await runCampaign(topology);
+    const { runs, grouping, groupingControl, repeatArrivals, repeatControlArrivals } = await runCampaign(topology);
     const grouped = recordVerdict(
       withConfigured(
         groupingVerdict({ alertnames: grouping.instances, mails: grouping.mails }),
@@ -462,6 +501,37 @@ describe('monitoring tier: Alertmanager routing to real receivers', () => {
       'shipped',
       'repeat',
     );
+    // Negative controls, each on its own Alertmanager observed the same way at the same time.
+    const ungrouped = recordVerdict(
+      groupingVerdict({ alertnames: groupingControl.instances, mails: groupingControl.mails }),
+      groupingControl,
+      'group-by-instance',
+      'grouping',
+    );
+    const unresolved = recordVerdict(
+      resolutionVerdict(
+        runs['no-send-resolved'].resolutions,
+        promDurationMs(TEST_TIMINGS.groupInterval),
+        LATENCY_MARGIN_MS + DELIVERY_MARGIN_MS,
+      ),
+      { resolutions: runs['no-send-resolved'].resolutions },
+      'no-send-resolved',
+      'resolution',
+    );
+    const unrepeated = recordVerdict(
+      repeatVerdict({
+        arrivals: repeatControlArrivals,
+        repeatIntervalMs: promDurationMs(REPEAT_TIMINGS.repeatInterval),
+        groupIntervalMs: promDurationMs(REPEAT_TIMINGS.groupInterval),
+        marginMs: LATENCY_MARGIN_MS + DELIVERY_MARGIN_MS,
+      }),
+      { testOnlyTimings: NO_REPEAT_TIMINGS, arrivals: repeatControlArrivals },
+      'repeat-interval-1h',
+      'repeat',
+    );
+    expect(ungrouped.status, ungrouped.measured).toBe('not met');
+    expect(unresolved.status, unresolved.measured).toBe('not met');
+    expect(unrepeated.status, unrepeated.measured).toBe('not met');
     expect(grouped.status, grouped.measured).toBe('met');
     expect(resolution.status, resolution.reason).toBe('met');
     expect(repeated.status, repeated.reason).toBe('met');

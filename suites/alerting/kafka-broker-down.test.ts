@@ -26,7 +26,7 @@ import {
   withPrometheusTestTimings,
   withRuleFor,
 } from '#fixtures/checks/monitoring.js';
-import { firstDelivery, MailpitClient, PrometheusClient } from '#fixtures/clients/alert-clients.js';
+import { firstDelivery, mailpitClient, PrometheusClient } from '#fixtures/clients/alert-clients.js';
 import { gracefulStop, start } from '#fixtures/faults/faults.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { progress } from '#fixtures/run/progress.js';
@@ -130,7 +130,7 @@ const healBound = (() => {
   return resolveBound({ scrapeIntervalMs, evaluationIntervalMs, groupIntervalMs: route.groupIntervalMs, marginMs: MARGIN_MS });
 })();
 
-const mailpit = (topology: Topology, name: string) => new MailpitClient((p) => topology.get<StartedMailpit>(name).url(p));
+const mailpit = (topology: Topology, name: string) => mailpitClient(topology.get<StartedMailpit>(name));
 
 /** First mail to `to` about the alert with that status created at or after `after` (ms since epoch), polled until `timeoutMs`. */
 const firstMail = (topology: Topology, sink: string, to: string, status: 'firing' | 'resolved', after: number, timeoutMs: number) =>

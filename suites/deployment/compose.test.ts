@@ -18,6 +18,7 @@ import { COMPOSE_FILE, composeTool, composeTools, parseComposeText, readComposeF
 import { composeDown, composeUp, harnessImageEnv, projectContainers } from '#fixtures/deploy/compose-up.js';
 import { deployedServices } from '#fixtures/deploy/deployed.js';
 import { composeEnvironment, tierSecrets } from '#fixtures/services/database-tier.js';
+import { MAILPIT_USER } from '#fixtures/services/mailpit.js';
 import { HOST_PORTS } from '#fixtures/deploy/ports.js';
 import { agreementVerdict, composeToolVerdict, composeUpVerdict, startupOrderVerdict, type ToolCheck } from '#fixtures/deploy/verdicts.js';
 import { withClient } from '#fixtures/clients/pg-probes.js';
@@ -154,19 +155,21 @@ describe('compose/compose.yml', () => {
             prometheus: 'http://127.0.0.1:9090',
             alertmanager: 'http://127.0.0.1:9093',
             mailpit: 'http://127.0.0.1:8025',
+            mailpitAuth: { username: MAILPIT_USER, password: tier.mailpitPassword },
             webhook: 'http://127.0.0.1:8085',
             marker: project,
           })
         : undefined;
       if (up.ok) {
-        // The owner creates the table on the primary; the application role writes through PgBouncer.
-        const owner = (port: number, database: string) => ({
+        // The owner creates the table on the primary, over the local socket (the superuser has no network
+        // login); the application role writes through PgBouncer; the pg_monitor role reads replication.
+        const monitorLogin = {
           host: '127.0.0.1',
-          port,
-          ...tier.credentials,
-          user: tier.credentials.username,
-          database,
-        });
+          port: 5432,
+          user: tier.monitor.username,
+          password: tier.monitor.password,
+          database: 'postgres',
+        };
         const client = (port: number, database: string) => ({
           host: '127.0.0.1',
           port,
@@ -175,15 +178,35 @@ describe('compose/compose.yml', () => {
           database,
         });
         const marker = `deploy-${Date.now()}`;
-        await withClient(owner(5432, 'bss'), (c) => c.query('CREATE TABLE IF NOT EXISTS deploy_check (marker text)')).catch((e: unknown) =>
-          usable.push(`creating the check table on the primary failed: ${(e as Error).message}`),
+        const created = await runCompose(
+          tool,
+          [
+            'exec',
+            '-T',
+            'postgres-primary',
+            'psql',
+            '-XAtq',
+            '-v',
+            'ON_ERROR_STOP=1',
+            '-U',
+            'postgres',
+            '-d',
+            'bss',
+            '-c',
+            'CREATE TABLE IF NOT EXISTS deploy_check (marker text)',
+          ],
+          { project, env, timeoutMs: 30_000 },
         );
+        if (created.code !== 0)
+          usable.push(
+            `creating the check table on the primary (psql over the local socket) failed: ${created.output.trim().slice(0, 300)}`,
+          );
         await withClient(client(6432, 'bss_write'), async (c) => {
           await c.query('INSERT INTO deploy_check VALUES ($1)', [marker]);
           const role = await c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r');
           if (role.rows[0]?.r !== false) usable.push('a write through PgBouncer (bss_write) reached a server in recovery');
         }).catch((e: unknown) => usable.push(`write through PgBouncer failed: ${(e as Error).message}`));
-        const streaming = await withClient(owner(5432, 'bss'), async (c) =>
+        const streaming = await withClient(monitorLogin, async (c) =>
           Number((await c.query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_replication WHERE state = 'streaming'")).rows[0]?.n),
         ).catch(() => 0);
         if (streaming !== 2) usable.push(`${streaming} of 2 replicas streaming`);
@@ -195,18 +218,20 @@ describe('compose/compose.yml', () => {
         ? await meshUsability({ proxy: 'http://127.0.0.1:15006', backend: 'http://127.0.0.1:8080', marker: project })
         : undefined;
       usable.push(...(mesh?.problems ?? []));
-      // Negative control of that check, on the same deployment: Envoy's admin port does not route to the backend.
+      // Negative control of that check, on the same deployment: the request sent to the backend directly,
+      // bypassing Envoy, is answered and stored, and the check still says it did not go through Envoy.
       const notRouted = up.ok
-        ? await meshUsability({ proxy: 'http://127.0.0.1:15000', backend: 'http://127.0.0.1:8080', marker: `${project}-admin` })
+        ? await meshUsability({ proxy: 'http://127.0.0.1:8080', backend: 'http://127.0.0.1:8080', marker: `${project}-bypass` })
         : undefined;
       // End to end: a customer through Envoy → backend → a PostgreSQL row (through PgBouncer) and an event on
       // bss.customer.events → customer-analytics → a customer.analytics CloudEvent on bss.analytics.events.
       const brokers = ['127.0.0.1:9092', '127.0.0.1:9095', '127.0.0.1:9094'];
+      // The application's role reads the row (the superuser has no network login).
       const primary = {
         host: '127.0.0.1',
         port: 5432,
-        user: tier.credentials.username,
-        password: tier.credentials.password,
+        user: tier.app.username,
+        password: tier.app.password,
         database: 'bss',
       };
       const endToEnd = up.ok
@@ -261,8 +286,7 @@ describe('compose/compose.yml', () => {
       const o = recordVerdict(startupOrderVerdict(order, 'observed', up.seconds), { observed: up.observed }, 'shipped', 'observed');
       expect(v.status, v.measured).toBe('met');
       expect(o.status, o.measured).toBe('met');
-      expect(notRouted?.seenByBackend).toBe(false);
-      expect(notRouted?.problems.join('; ')).toMatch(/x-envoy-upstream-service-time|not 201/);
+      expect(notRouted?.problems.join('; ')).toMatch(/x-envoy-upstream-service-time/);
       expect(stoppedControl.status).toBe('not met');
       expect(processorStopped?.rowFound).toBe(true);
       expect(stoppedControl.measured).toContain('no customer.analytics event for customer');

@@ -71,7 +71,7 @@ const READ_SCALE_REPETITIONS = byProfile({ quick: 3, nightly: 5, release: 7 });
 const PGBENCH_SECONDS = byProfile({ quick: 5, nightly: 15, release: 30 });
 const PROBE_INTERVAL_MS = 100;
 
-const test = topologyTest('load-balancing', [...databaseTier(secrets), pgbenchService(secrets.credentials, [HAPROXY])], {
+const test = topologyTest('load-balancing', [...databaseTier(secrets), pgbenchService(secrets.app, [HAPROXY])], {
   // The shipped config must be able to meet the claim on paper before anything starts.
   beforeStart: assertShippedConfigCanFailOver,
 });
@@ -220,7 +220,7 @@ describe('database tier: HAProxy', () => {
     const shipped = tier.haproxy();
     const bench = topology.get<StartedPgbench>('pgbench');
     const servers = tier.servers;
-    await bench.initialise(PRIMARY, 5);
+    await bench.initialise(tier.primary, 5);
     for (const server of servers) {
       await expect
         .poll(

@@ -66,6 +66,9 @@ describe('mesh tier: configuration', () => {
     expect(envoyConfig.parseEnvoyConfig(envoyConfig.withCorsAnyOrigin(SHIPPED)).static_resources).toBeDefined();
     expect(envoyConfig.withCorsAnyOrigin(SHIPPED)).toContain('regex: .*');
     expect(envoyConfig.adminPort(SHIPPED)).toBe(15000);
+    // The admin has no authentication: loopback only (suites/security attacks it from the network).
+    expect(envoyConfig.adminAddress(SHIPPED)).toBe('127.0.0.1');
+    expect(envoyConfig.adminAddress(envoyConfig.withAdminAddress(SHIPPED, '0.0.0.0'))).toBe('0.0.0.0');
     expect(envoyConfig.adminPort(envoyConfig.withAdminPort(SHIPPED, 15001))).toBe(15001);
     // Every field that decides when Envoy's health checks run, defaults filled in as Envoy does.
     expect(envoyConfig.healthCheckTiming(SHIPPED)).toEqual({

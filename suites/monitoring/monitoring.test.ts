@@ -26,7 +26,7 @@ import {
   withRuleExpr,
   withRuleFor,
 } from '#fixtures/checks/monitoring.js';
-import { firstDelivery, MailpitClient, PrometheusClient, WebhookClient } from '#fixtures/clients/alert-clients.js';
+import { firstDelivery, mailpitClient, PrometheusClient, WebhookClient } from '#fixtures/clients/alert-clients.js';
 import { withClient } from '#fixtures/clients/pg-probes.js';
 import { gracefulStop, start } from '#fixtures/faults/faults.js';
 import { configuredReadings, withConfigured } from '#fixtures/checks/configured.js';
@@ -152,7 +152,7 @@ async function firstArrival(
   after: number,
   timeoutMs: number,
 ) {
-  const mail = new MailpitClient((p) => topology.get<StartedMailpit>('mailpit').url(p));
+  const mail = mailpitClient(topology.get<StartedMailpit>('mailpit'));
   const hook = new WebhookClient((p) => topology.get<StartedWebhookReceiver>('webhook-receiver').url(p));
   return firstDelivery(kind === 'email' ? mail : hook, { to, alert, status, after }, timeoutMs);
 }
@@ -277,10 +277,16 @@ describe('monitoring tier: Prometheus, rules, exporters, and pages from real fau
     expect(v.status, v.reason).toBe('met');
   });
 
-  test('alerts.rules: every shipped rule is loaded in the running Prometheus', async ({ topology }) => {
+  test('alerts.rules: every shipped rule is loaded in the running Prometheus (negative control: a Prometheus given no rule files)', async ({
+    topology,
+  }) => {
     const shippedNames = alertRules(shippedRules[RULES_FILE]!).map((r) => r.alert);
     const loaded = await prom(topology).rules();
     const v = recordVerdict(rulesLoadedVerdict(shippedNames, loaded), { loaded, ...timings }, 'shipped', 'loaded');
+    // prometheus-unfiltered runs the shipped prometheus.yml with no rule file mounted: the same check must see none loaded.
+    const none = await prom(topology, 'prometheus-unfiltered').rules();
+    const nv = recordVerdict(rulesLoadedVerdict(shippedNames, none), { loaded: none }, 'no-rule-files', 'loaded');
+    expect(nv.status, nv.measured).toBe('not met');
     expect(v.status, v.reason).toBe('met');
   });
 

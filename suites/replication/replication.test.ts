@@ -35,7 +35,7 @@ import type { Topology } from '#fixtures/topology/topology.js';
 import { topologyTest } from '#fixtures/vitest/topology-test.js';
 
 const secrets = tierSecrets();
-const test = topologyTest('replication', [...databaseTier(secrets), pgbenchService(secrets.credentials, [PRIMARY])], {
+const test = topologyTest('replication', [...databaseTier(secrets), pgbenchService(secrets.app, [PRIMARY])], {
   only: [PRIMARY, ...REPLICAS, 'pgbench'],
 });
 /** Lag window: long enough to hold a checkpoint (one is also forced half-way through every window). */
@@ -392,7 +392,7 @@ describe('database tier: streaming replication', () => {
     const tier = tierOf(topology);
     const { primary, replicas } = tier;
     const bench = topology.get<StartedPgbench>('pgbench');
-    await bench.initialise(PRIMARY, 5);
+    await bench.initialise(primary, 5);
     const writeRun = () => bench.run(PRIMARY, 5432, { clients: 4, seconds: PGBENCH_SECONDS, args: ['-N'], as: secrets.app });
     const frozenRun = async () => {
       for (const replica of replicas) await pause(replica.container);

@@ -8,84 +8,113 @@
  *     program has no control interface. Old: the controls served by the backend itself.
  *   - prometheus-lifecycle: POST prometheus:9090/-/reload. Deployed: no --web.enable-lifecycle.
  *     Old: the flag set.
+ *   - envoy-admin: GET envoy:15000/server_info and POST envoy:15000/quitquitquit (which stops Envoy),
+ *     and the admin's paths through the metrics listener (envoy:15090). Deployed: the admin on the
+ *     container's loopback, 15090 routing /stats/prometheus only. Old: the admin on 0.0.0.0.
+ *   - mailpit-api: GET mailpit:8025/api/v1/messages — every alert mail, readable and deletable.
+ *     Deployed: the operator's login (MP_UI_AUTH). Old: no login.
+ * The database's logins are attacked in database.test.ts (its own topology: the database tier).
  */
-import { afterAll, describe, expect } from 'vitest';
-import { type AttackAttempt, surfacesVerdict } from '#fixtures/checks/security.js';
-import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe } from 'vitest';
+import * as envoyConfig from '../../compose/envoy/variants.js';
+import { REPO_ROOT } from '#fixtures/run/run-folder.js';
+import type { AttackAttempt } from '#fixtures/checks/security.js';
+import { printSummary } from '#fixtures/report/measurements.js';
 import { BACKEND_CONTROL_PORT, backendService } from '#fixtures/services/backend.js';
-import { SingleContainerService, containerFor } from '#fixtures/services/container-service.js';
 import { prometheusService } from '#fixtures/services/prometheus.js';
-import { IDLE_COMMAND } from '#fixtures/support/idle-command.js';
-import type { ServiceDefinition, Topology } from '#fixtures/topology/topology.js';
+import { ENVOY_ADMIN_PORT, ENVOY_METRICS_PORT, envoyService } from '#fixtures/services/envoy.js';
+import { MAILPIT_HTTP_PORT, mailpitService } from '#fixtures/services/mailpit.js';
+import type { Topology } from '#fixtures/topology/topology.js';
 import { topologyTest } from '#fixtures/vitest/topology-test.js';
-import { Wait } from 'testcontainers';
+import { attackerService, judgeAttacks, type StartedAttacker } from './attacker.js';
 
-class StartedAttacker extends SingleContainerService {
-  /** One HTTP request from inside the network: the status, or why none came. Bounded at 10 s. */
-  async post(url: string, body = ''): Promise<string> {
-    const script = `fetch(${JSON.stringify(url)}, { method: 'POST', body: ${JSON.stringify(body)}, signal: AbortSignal.timeout(8000) })
-      .then((r) => console.log(String(r.status)), (e) => console.log('refused: ' + (e.cause?.code ?? e.name)))`;
-    const result = await this.container.exec(['node', '-e', script]);
-    return result.output.trim().split('\n').at(-1) ?? `exit ${result.exitCode}`;
-  }
-}
-
-const attacker: ServiceDefinition<StartedAttacker> = {
-  name: 'attacker',
-  async start(context) {
-    const container = (await containerFor(context, 'node', 'attacker'))
-      .withCommand([...IDLE_COMMAND])
-      .withWaitStrategy(Wait.forSuccessfulCommand('true'));
-    return new StartedAttacker(await container.start(), 'attacker');
-  },
-};
+const SHIPPED_ENVOY = readFileSync(join(REPO_ROOT, 'compose', 'envoy', 'envoy.yaml'), 'utf8');
 
 const test = topologyTest('security', [
   backendService({ controls: false }),
   backendService({ name: 'backend-old' }),
   prometheusService({ name: 'prometheus', dependsOn: [] }),
   prometheusService({ name: 'prometheus-old', dependsOn: [], extraFlags: ['--web.enable-lifecycle'] }),
-  attacker,
+  mailpitService(),
+  mailpitService({ name: 'mailpit-old', openApi: true }),
+  envoyService({ dependsOn: ['backend'] }),
+  envoyService({ name: 'envoy-old', dependsOn: ['backend'], config: envoyConfig.withAdminAddress(SHIPPED_ENVOY, '0.0.0.0') }),
+  attackerService('attacker', 'node'),
 ]);
 
 afterAll(() => printSummary('security'));
 
 const attackerOf = (t: Topology): StartedAttacker => t.get<StartedAttacker>('attacker');
 
-/** An answered 2xx is an attack that worked; anything else (refused, 403, 404) is a refusal. */
-const attempt = async (a: StartedAttacker, attack: string, url: string, body?: string): Promise<AttackAttempt> => {
-  const answer = await a.post(url, body);
-  return { attack, answer, succeeded: /^2\d\d$/.test(answer) };
+/** One attack: its method, where it goes on the deployed service, and its body. */
+interface Attack {
+  readonly method: 'GET' | 'POST';
+  /** Host (the deployed service's alias), port and path: "backend:8081/control". */
+  readonly target: string;
+  readonly body?: string;
+  /** What the attack wants, for the report: "fail". */
+  readonly intent?: string;
+}
+
+/** An answered 2xx is an attack that worked; anything else (refused, 401, 403, 404) is a refusal. */
+const attempt = async (a: StartedAttacker, attack: Attack, host: string): Promise<AttackAttempt> => {
+  const target = attack.target.replace(/^[^:/]+/, host);
+  const answer = await a.request(attack.method, `http://${target}`, attack.body);
+  return { attack: `${attack.method} ${target}${attack.intent ? ` ${attack.intent}` : ''}`, answer, succeeded: /^2\d\d$/.test(answer) };
 };
+
+/**
+ * The same attacks against the deployed service and against `<service>-old`, its old
+ * configuration; both verdicts recorded (judgeAttacks).
+ */
+async function attackBoth(topology: Topology, aspect: string, attacks: readonly Attack[]): Promise<void> {
+  const a = attackerOf(topology);
+  const shipped: AttackAttempt[] = [];
+  const old: AttackAttempt[] = [];
+  for (const attack of attacks) {
+    const host = /^[^:/]+/.exec(attack.target)![0];
+    shipped.push(await attempt(a, attack, host));
+    old.push(await attempt(a, attack, `${host}-old`));
+  }
+  judgeAttacks(aspect, shipped, old);
+}
 
 describe('security: the control surfaces of the deployed system, attacked from its network', () => {
   test('security.surfaces: the backend fault controls are not served (negative control: the old backend with its controls)', async ({
     topology,
   }) => {
-    const command = JSON.stringify({ command: 'fail', count: 1 });
-    const shipped = [
-      await attempt(attackerOf(topology), 'POST backend:8081/control fail', `http://backend:${BACKEND_CONTROL_PORT}/control`, command),
-    ];
-    const old = [
-      await attempt(
-        attackerOf(topology),
-        'POST backend-old:8081/control fail',
-        `http://backend-old:${BACKEND_CONTROL_PORT}/control`,
-        command,
-      ),
-    ];
-    const v = recordVerdict(surfacesVerdict('backend-control', shipped), { attempts: shipped }, 'shipped', 'backend-control');
-    const nv = recordVerdict(surfacesVerdict('backend-control', old), { attempts: old }, 'old-configuration', 'backend-control');
-    expect(nv.status, nv.measured).toBe('not met');
-    expect(v.status, v.measured).toBe('met');
+    await attackBoth(topology, 'backend-control', [
+      {
+        method: 'POST',
+        target: `backend:${BACKEND_CONTROL_PORT}/control`,
+        body: JSON.stringify({ command: 'fail', count: 1 }),
+        intent: 'fail',
+      },
+    ]);
+  });
+
+  test('security.surfaces: the Envoy admin is not reachable from the network, not even through the metrics listener (negative control: admin on 0.0.0.0)', async ({
+    topology,
+  }) => {
+    await attackBoth(topology, 'envoy-admin', [
+      { method: 'GET', target: `envoy:${ENVOY_ADMIN_PORT}/server_info` },
+      { method: 'GET', target: `envoy:${ENVOY_METRICS_PORT}/server_info` },
+      { method: 'POST', target: `envoy:${ENVOY_METRICS_PORT}/quitquitquit` },
+      // Last: against the old configuration it stops that Envoy.
+      { method: 'POST', target: `envoy:${ENVOY_ADMIN_PORT}/quitquitquit` },
+    ]);
   });
 
   test('security.surfaces: the Prometheus lifecycle API is off (negative control: --web.enable-lifecycle)', async ({ topology }) => {
-    const shipped = [await attempt(attackerOf(topology), 'POST prometheus:9090/-/reload', 'http://prometheus:9090/-/reload')];
-    const old = [await attempt(attackerOf(topology), 'POST prometheus-old:9090/-/reload', 'http://prometheus-old:9090/-/reload')];
-    const v = recordVerdict(surfacesVerdict('prometheus-lifecycle', shipped), { attempts: shipped }, 'shipped', 'prometheus-lifecycle');
-    const nv = recordVerdict(surfacesVerdict('prometheus-lifecycle', old), { attempts: old }, 'old-configuration', 'prometheus-lifecycle');
-    expect(nv.status, nv.measured).toBe('not met');
-    expect(v.status, v.measured).toBe('met');
+    await attackBoth(topology, 'prometheus-lifecycle', [{ method: 'POST', target: 'prometheus:9090/-/reload' }]);
+  });
+
+  test('security.surfaces: the Mailpit UI and API need the operator login (negative control: no MP_UI_AUTH)', async ({ topology }) => {
+    await attackBoth(topology, 'mailpit-api', [
+      { method: 'GET', target: `mailpit:${MAILPIT_HTTP_PORT}/api/v1/messages` },
+      { method: 'GET', target: `mailpit:${MAILPIT_HTTP_PORT}/` },
+    ]);
   });
 });

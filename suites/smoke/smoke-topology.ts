@@ -25,7 +25,7 @@ backend postgres
 
 const ENVOY = `
 admin:
-  address: { socket_address: { address: 0.0.0.0, port_value: 15000 } }
+  address: { socket_address: { address: 127.0.0.1, port_value: 15000 } }
 static_resources:
   listeners:
   - name: proxy

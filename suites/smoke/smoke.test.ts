@@ -22,6 +22,7 @@ import type { StartedPrometheus } from '#fixtures/services/prometheus.js';
 import type { StartedAlertmanager } from '#fixtures/services/alertmanager.js';
 import { runK6 } from '#fixtures/services/k6.js';
 import { harnessLabels } from '#fixtures/topology/lifecycle.js';
+import { inspectContainer } from '#fixtures/support/engine.js';
 import { topologyTest } from '#fixtures/vitest/topology-test.js';
 import { smokeServices } from './smoke-topology.js';
 
@@ -62,6 +63,16 @@ describe('smoke: every image is the real program', () => {
     }
   });
 
+  test('the postgres health check carries no password (negative control: the @testcontainers/postgresql default)', async ({ topology }) => {
+    const postgres = topology.get<StartedPostgres>('postgres');
+    const check = (await inspectContainer(postgres.container.getId())).Config.Healthcheck?.Test ?? [];
+    const carries = (test: readonly string[]) => test.some((part) => part.includes(postgres.password));
+    expect(check.join(' '), 'no health check set').toMatch(/pg_isready/);
+    expect(carries(check)).toBe(false);
+    // What the library would have set (its source: PGPASSWORD=<password> psql …): the same check sees it.
+    expect(carries(['CMD-SHELL', `PGPASSWORD=${postgres.password} psql -q -U ${postgres.username} -c 'SELECT 1'`])).toBe(true);
+  });
+
   test('haproxy proxies a PostgreSQL session', async ({ topology }) => {
     const haproxy = topology.get<StartedHaproxy>('haproxy');
     const postgres = topology.get<StartedPostgres>('postgres');
@@ -80,7 +91,7 @@ describe('smoke: every image is the real program', () => {
   test('envoy serves its admin API and proxies a request', async ({ topology }) => {
     const envoy = topology.get<StartedEnvoy>('envoy');
     await versionFromContainer(envoy, 'envoy');
-    const info = (await (await fetch(envoy.url('/server_info'))).json()) as { version: string; state: string };
+    const info = JSON.parse((await envoy.admin('/server_info')).body) as { version: string; state: string };
     expect(info.state).toBe('LIVE');
     expect(info.version).toContain('/1.40.0/');
     expect(await (await fetch(envoy.proxyUrl('/anything'))).text()).toBe('smoke-ok');
