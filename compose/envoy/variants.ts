@@ -258,6 +258,13 @@ export function withAdminPort(text: string, port: number): string {
   return edit(text, (c) => void (c.admin.address.socket_address.port_value = port));
 }
 
+/** A catch-all route to the backend after the shipped ones: every path reaches it (the routing check's control). */
+export function withCatchAllRoute(text: string): string {
+  return edit(text, (c) => {
+    httpConnectionManager(c).route_config.virtual_hosts[0].routes.push({ match: { prefix: '/' }, route: { cluster: BACKEND_CLUSTER } });
+  });
+}
+
 /** The admin on another address (0.0.0.0: open to the network, as shipped before the admin moved to loopback). */
 export function withAdminAddress(text: string, address: string): string {
   return edit(text, (c) => void (c.admin.address.socket_address.address = address));

@@ -8,6 +8,7 @@
  * to show a repeat.
  */
 import { randomBytes } from 'node:crypto';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { afterAll, describe, expect } from 'vitest';
 import {
   type AlertComponent,
@@ -88,9 +89,10 @@ function withoutSendResolved(config: string): string {
 
 /** The grouping check's control: each instance its own group, so three alerts become three mails. */
 const GROUP_BY_INSTANCE = (() => {
-  const edited = testConfig.replace("group_by: ['alertname', 'component']", "group_by: ['alertname', 'component', 'instance']");
-  if (edited === testConfig) throw new Error("group-by-instance variant: the root route's group_by line was not found in alertmanager.yml");
-  return edited;
+  const parsed = parseYaml(testConfig) as { route: { group_by?: string[] } };
+  if (!parsed.route.group_by?.length) throw new Error('group-by-instance variant: the root route of alertmanager.yml has no group_by');
+  parsed.route.group_by = [...parsed.route.group_by, 'instance'];
+  return stringifyYaml(parsed, { lineWidth: 0 });
 })();
 /** The repeat check's control: repeat_interval far beyond the observation window. */
 const NO_REPEAT_TIMINGS = { ...REPEAT_TIMINGS, repeatInterval: '1h' } as const;

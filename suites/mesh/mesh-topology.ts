@@ -52,6 +52,7 @@ export function meshConfigs(): Record<string, string> {
     // The same change on the two-backend topology (the endpoints are the topology, not a second change).
     'envoy-pair-no-hc': pair(envoyConfig.withoutHealthChecks(SHIPPED)),
     'envoy-admin-15001': envoyConfig.withAdminPort(SHIPPED, OTHER_ADMIN_PORT),
+    'envoy-catch-all': envoyConfig.withCatchAllRoute(SHIPPED),
   };
 }
 

@@ -126,6 +126,47 @@ async function adminProbe(e: StartedEnvoy) {
   };
 }
 
+/** Requests through `e` to the routed paths, an unrouted one, and (given a server) a session on the postgres listener. */
+async function observeRouting(e: StartedEnvoy, b: StartedBackend, postgres?: StartedPostgres) {
+  await b.control({ command: 'clear' });
+  await inService(e);
+  const list = await send(api(e));
+  const created = await send(api(e, '/api/orders'), { method: 'POST', body: JSON.stringify({ customerId: 1, amount: 9.5 }) });
+  const health = await send(e.proxyUrl('/health'));
+  const other = await send(e.proxyUrl('/admin/secret'));
+  const seen = (await b.state()).seen.map((s) => s.path);
+  let database: string | undefined;
+  if (postgres) {
+    const { host, port } = e.proxyEndpoint(POSTGRES_LISTENER);
+    const client = new pg.Client({ host, port, user: postgres.username, password: postgres.password, database: postgres.database });
+    await client.connect();
+    database = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db;
+    await client.end();
+  }
+  return { list, created, health, other, seen, database };
+}
+
+/** `expectedDatabase` undefined: the postgres listener is not judged (a variant without it published). */
+function routingVerdict(o: Awaited<ReturnType<typeof observeRouting>>, expectedDatabase: string | undefined) {
+  const ok =
+    o.list.status === 200 &&
+    header(o.list, 'x-backend-instance') === 'backend' &&
+    o.created.status === 201 &&
+    o.health.status === 200 &&
+    header(o.health, 'x-backend-instance') === 'backend' &&
+    o.other.status === 404 &&
+    !o.seen.includes('/admin/secret') &&
+    (expectedDatabase === undefined || o.database === expectedDatabase);
+  return verdict(
+    'mesh.routing',
+    ok,
+    '/api/* and /health answered by the backend; an unrouted path answered 404 by Envoy without reaching it; postgres listener 15432 carries a session',
+    `GET /api/customers ${o.list.status}, POST /api/orders ${o.created.status}, /health ${o.health.status}, /admin/secret ${o.other.status} (backend saw ${o.seen.join(', ') || 'nothing'}); postgres via 15432: ${o.database ?? 'not tried'}`,
+    ok ? undefined : o.seen.includes('/admin/secret') ? 'an unrouted path reached the backend' : 'a route did not answer as shipped',
+    [metric('routes.ok', [o.list, o.created, o.health].filter((op) => (op.status ?? 0) < 300).length, 'count', 'higher-is-better')],
+  );
+}
+
 /** A preflight and a simple request from an allowed and from a refused origin. */
 async function corsCases(e: StartedEnvoy): Promise<CorsCase[]> {
   await inService(e);
@@ -300,44 +341,15 @@ describe('mesh tier: Envoy in front of the backend', () => {
     expect(moved.status, moved.measured).toBe('not met');
   });
 
-  test('mesh.routing: /api/* and /health reach the backend, other paths do not; the postgres TCP listener proxies a session', async ({
+  test('mesh.routing: /api/* and /health reach the backend, other paths do not; the postgres TCP listener proxies a session (negative control: a catch-all route)', async ({
     topology,
   }) => {
-    const e = envoy(topology);
-    const b = backend(topology);
-    await b.control({ command: 'clear' });
-    await inService(e);
-    const list = await send(api(e));
-    const created = await send(api(e, '/api/orders'), { method: 'POST', body: JSON.stringify({ customerId: 1, amount: 9.5 }) });
-    const health = await send(e.proxyUrl('/health'));
-    const other = await send(e.proxyUrl('/admin/secret'));
-    const seen = (await b.state()).seen.map((s) => s.path);
     const postgres = topology.get<StartedPostgres>('postgres');
-    const { host, port } = e.proxyEndpoint(POSTGRES_LISTENER);
-    const client = new pg.Client({ host, port, user: postgres.username, password: postgres.password, database: postgres.database });
-    await client.connect();
-    const { rows } = await client.query<{ db: string }>('SELECT current_database() AS db');
-    await client.end();
-    const ok =
-      list.status === 200 &&
-      header(list, 'x-backend-instance') === 'backend' &&
-      created.status === 201 &&
-      health.status === 200 &&
-      header(health, 'x-backend-instance') === 'backend' &&
-      other.status === 404 &&
-      !seen.includes('/admin/secret') &&
-      rows[0]?.db === postgres.database;
-    const v = recordVerdict(
-      verdict(
-        'mesh.routing',
-        ok,
-        '/api/* and /health answered by the backend; an unrouted path answered 404 by Envoy without reaching it; postgres listener 15432 carries a session',
-        `GET /api/customers ${list.status}, POST /api/orders ${created.status}, /health ${health.status}, /admin/secret ${other.status} (backend saw ${seen.join(', ') || 'nothing'}); postgres via 15432: ${rows[0]?.db}`,
-        undefined,
-        [metric('routes.ok', [list, created, health].filter((op) => (op.status ?? 0) < 300).length, 'count', 'higher-is-better')],
-      ),
-      { seen },
-    );
+    const shipped = await observeRouting(envoy(topology), backend(topology), postgres);
+    const catchAll = await observeRouting(envoy(topology, 'envoy-catch-all'), backend(topology));
+    const v = recordVerdict(routingVerdict(shipped, postgres.database), { seen: shipped.seen });
+    const nv = recordVerdict(routingVerdict(catchAll, undefined), { seen: catchAll.seen }, 'catch-all-route');
+    expect(nv.status, nv.measured).toBe('not met');
     expect(v.status, v.measured).toBe('met');
   });
 

@@ -69,58 +69,85 @@ async function replicasCaughtUp(tier: StartedDatabaseTier, timeoutMs = 60_000): 
 
 afterAll(() => printSummary('replication'));
 
+/** Both sides of streaming replication: the primary's senders and slots, each standby's hot_standby_feedback. */
+async function observeStreaming(tier: StartedDatabaseTier) {
+  const { primary, replicas } = tier;
+  const state = await withClient(primary.clientConfig(), async (client) => {
+    // Streaming starts right after the standby is ready; allow it a bounded moment.
+    await expect
+      .poll(
+        async () =>
+          (await client.query(`SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' ORDER BY 1`)).rows.map(
+            (r) => r.application_name as string,
+          ),
+        { timeout: 60_000, interval: 250 },
+      )
+      .toEqual([...REPLICAS]);
+    const slots = (
+      await client.query<{ slot_name: string; active: boolean }>('SELECT slot_name, active FROM pg_replication_slots ORDER BY 1')
+    ).rows;
+    const senders = (
+      await client.query<{ application_name: string; state: string }>(
+        'SELECT application_name, state, sync_state, replay_lag::text FROM pg_stat_replication ORDER BY 1',
+      )
+    ).rows;
+    return { slots, senders };
+  });
+  const hotStandbyFeedback = await Promise.all(
+    replicas.map((replica) =>
+      withClient(
+        replica.clientConfig(),
+        async (c) => (await c.query<{ hot_standby_feedback: string }>('SHOW hot_standby_feedback')).rows[0]!.hot_standby_feedback,
+      ),
+    ),
+  );
+  return { ...state, hotStandbyFeedback };
+}
+
+function streamingVerdict(o: Awaited<ReturnType<typeof observeStreaming>>) {
+  const slotsActive = ['replica1_slot', 'replica2_slot'].every((slot) => o.slots.some((s) => s.slot_name === slot && s.active));
+  const feedbackOn = o.hotStandbyFeedback.every((f) => f === 'on');
+  return verdict(
+    'db.replicas.streaming',
+    slotsActive && feedbackOn,
+    'both replicas streaming, slots replica1_slot/replica2_slot active, hot_standby_feedback on',
+    `senders ${JSON.stringify(o.senders.map((s) => `${s.application_name}:${s.state}`))}, slots ${JSON.stringify(o.slots)}, feedback ${o.hotStandbyFeedback.join('/')}`,
+    slotsActive ? (feedbackOn ? undefined : 'hot_standby_feedback is off on a replica') : 'a replication slot is not active',
+    [
+      metric('replicas.streaming', o.senders.filter((s) => s.state === 'streaming').length, 'count', 'higher-is-better'),
+      metric('slots.active', o.slots.filter((s) => s.active).length, 'count', 'higher-is-better'),
+    ],
+  );
+}
+
 describe('database tier: streaming replication', () => {
   test('db.replicas.streaming: both replicas stream through replica1_slot and replica2_slot with hot_standby_feedback on', async ({
     topology,
   }) => {
-    const tier = tierOf(topology);
-    const { primary, replicas } = tier;
-    const state = await withClient(primary.clientConfig(), async (client) => {
-      // Streaming starts right after the standby is ready; allow it a bounded moment.
-      await expect
-        .poll(
-          async () =>
-            (await client.query(`SELECT application_name FROM pg_stat_replication WHERE state = 'streaming' ORDER BY 1`)).rows.map(
-              (r) => r.application_name as string,
-            ),
-          {
-            timeout: 60_000,
-            interval: 250,
-          },
-        )
-        .toEqual([...REPLICAS]);
-      const slots = (
-        await client.query<{ slot_name: string; active: boolean }>('SELECT slot_name, active FROM pg_replication_slots ORDER BY 1')
-      ).rows;
-      const senders = (
-        await client.query('SELECT application_name, state, sync_state, replay_lag::text FROM pg_stat_replication ORDER BY 1')
-      ).rows;
-      return { slots, senders };
-    });
-    const feedback = await Promise.all(
-      replicas.map((replica) =>
-        withClient(
-          replica.clientConfig(),
-          async (c) => (await c.query<{ hot_standby_feedback: string }>('SHOW hot_standby_feedback')).rows[0]!.hot_standby_feedback,
-        ),
-      ),
-    );
-    const slotsActive = ['replica1_slot', 'replica2_slot'].every((slot) => state.slots.some((s) => s.slot_name === slot && s.active));
-    const result = recordVerdict(
-      verdict(
-        'db.replicas.streaming',
-        slotsActive && feedback.every((f) => f === 'on'),
-        'both replicas streaming, slots replica1_slot/replica2_slot active, hot_standby_feedback on',
-        `senders ${JSON.stringify(state.senders.map((s) => `${s.application_name}:${s.state}`))}, slots ${JSON.stringify(state.slots)}, feedback ${feedback.join('/')}`,
-        undefined,
-        [
-          metric('replicas.streaming', state.senders.filter((s) => s.state === 'streaming').length, 'count', 'higher-is-better'),
-          metric('slots.active', state.slots.filter((s) => s.active).length, 'count', 'higher-is-better'),
-        ],
-      ),
-      { ...state, hotStandbyFeedback: feedback },
-    );
+    const observed = await observeStreaming(tierOf(topology));
+    const result = recordVerdict(streamingVerdict(observed), observed);
     expect(result.status, result.measured).toBe('met');
+  });
+
+  test('negative control: a replica with hot_standby_feedback off fails the streaming claim', async ({ topology }) => {
+    const tier = tierOf(topology);
+    const changed = tier.replicas[1]!;
+    const setFeedback = (value: 'off' | 'default') =>
+      withClient(changed.clientConfig(), async (c) => {
+        await c.query(value === 'off' ? 'ALTER SYSTEM SET hot_standby_feedback = off' : 'ALTER SYSTEM RESET hot_standby_feedback');
+        await c.query('SELECT pg_reload_conf()');
+        await expect
+          .poll(async () => (await c.query('SHOW hot_standby_feedback')).rows[0].hot_standby_feedback, { timeout: 10_000 })
+          .toBe(value === 'off' ? 'off' : 'on');
+      });
+    await setFeedback('off');
+    try {
+      const observed = await observeStreaming(tier);
+      const control = recordVerdict(streamingVerdict(observed), observed, 'hot_standby_feedback-off');
+      expect(control.status, control.measured).toBe('not met');
+    } finally {
+      await setFeedback('default');
+    }
   });
 
   test('db.replicas.read-only: replicas refuse writes with SQLSTATE 25006 and report pg_is_in_recovery()', async ({ topology }) => {
