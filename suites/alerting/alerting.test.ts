@@ -202,7 +202,7 @@ const receiverOf = (d: Delivery): string =>
 async function runMatrix(topology: Topology, variant: Variant): Promise<MatrixRun> {
   const name = variant === 'shipped' ? 'alertmanager' : `alertmanager-${variant}`;
   const manager = topology.get<StartedAlertmanager>(name);
-  const client = new AlertmanagerClient((p) => manager.url(p));
+  const client = AlertmanagerClient.of(manager);
   const list = combos(variant);
   const { sentAt: postedAt } = await client.post(list.map((c) => c.alert));
   await sleep(longestGroupWaitMs + LATENCY_MARGIN_MS + DELIVERY_MARGIN_MS);
@@ -259,7 +259,7 @@ interface Campaign {
 
 /** Posts one critical alert to the instance whose on-call Slack endpoint is down; watches until the checker is satisfied or the bound. */
 async function observeReceiverDown(topology: Topology): Promise<ReceiverDownObservation> {
-  const client = new AlertmanagerClient((p) => topology.get<StartedAlertmanager>('alertmanager-receiver-down').url(p));
+  const client = AlertmanagerClient.of(topology.get<StartedAlertmanager>('alertmanager-receiver-down'));
   const hook = new WebhookClient((p) => topology.get<StartedWebhookReceiver>('webhook-receiver-down').url(p));
   const mail = mailpitClient(topology.get<StartedMailpit>('mailpit'));
   const alertname = `D_receiver_down_${RUN}`;
@@ -296,7 +296,7 @@ async function observeReceiverDown(topology: Topology): Promise<ReceiverDownObse
 
 /** Three alerts of one alertname and component, three instances, posted at once: the mails on-call gets for them. */
 async function observeGrouping(topology: Topology, alertmanager: string, alertname: string): Promise<GroupingRun> {
-  const client = new AlertmanagerClient((p) => topology.get<StartedAlertmanager>(alertmanager).url(p));
+  const client = AlertmanagerClient.of(topology.get<StartedAlertmanager>(alertmanager));
   const instances = ['api-1:8080', 'api-2:8080', 'api-3:8080'];
   await client.post(
     instances.map((instance) => ({
@@ -319,7 +319,7 @@ async function observeRepeat(
   alertname: string,
   timings: { groupInterval: string; repeatInterval: string },
 ): Promise<number[]> {
-  const client = new AlertmanagerClient((p) => topology.get<StartedAlertmanager>(alertmanager).url(p));
+  const client = AlertmanagerClient.of(topology.get<StartedAlertmanager>(alertmanager));
   const alert = {
     labels: { alertname, severity: 'critical', component: 'backend', instance: 'api-1:8080' },
     annotations: { summary: 'repeat' },
@@ -354,7 +354,7 @@ function runCampaign(topology: Topology): Promise<Campaign> {
     const repeat = observeRepeat(topology, 'alertmanager-repeat', `R_repeat_${RUN}`, REPEAT_TIMINGS);
     const repeatControl = observeRepeat(topology, 'alertmanager-no-repeat', `R_no_repeat_${RUN}`, NO_REPEAT_TIMINGS);
     const receiverDown = observeReceiverDown(topology);
-    const shippedClient = new AlertmanagerClient((p) => topology.get<StartedAlertmanager>('alertmanager').url(p));
+    const shippedClient = AlertmanagerClient.of(topology.get<StartedAlertmanager>('alertmanager'));
     const shippedBefore = await shippedClient.notificationCounters();
     const variants: Variant[] = ['shipped', ...(Object.keys(VARIANTS) as Array<keyof typeof VARIANTS>)];
     const runs = await Promise.all(variants.map((v) => runMatrix(topology, v)));
@@ -571,7 +571,7 @@ describe('monitoring tier: Alertmanager routing to real receivers', () => {
   });
 
   test('alerts.api: /api/v1/alerts as documented answers 410 on 0.27; API v2 works', async ({ topology }) => {
-    const client = new AlertmanagerClient((p) => topology.get<StartedAlertmanager>('alertmanager').url(p));
+    const client = AlertmanagerClient.of(topology.get<StartedAlertmanager>('alertmanager'));
     const get = await client.statusOf('/api/v1/alerts');
     const post = await client.statusOf('/api/v1/alerts', {
       method: 'POST',

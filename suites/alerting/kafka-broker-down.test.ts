@@ -163,7 +163,7 @@ describe('alerting: a Kafka cluster failure (two brokers stopped) pages DevOps, 
     topology,
   }) => {
     const kafka = topology.get<StartedKafka>(KAFKA);
-    const prom = new PrometheusClient((p) => topology.get<StartedPrometheus>('prometheus').url(p));
+    const prom = PrometheusClient.of(topology.get<StartedPrometheus>('prometheus'));
     // Before the fault: Prometheus sees every broker's agent, each RUNNING, and nothing firing.
     const liveQuery = `count(kafka_server_kafkaserver_value{job="${KAFKA_METRICS_JOB}", name="BrokerState"} == 3)`;
     await expect.poll(async () => (await prom.query(liveQuery))[0]?.value ?? 0, { timeout: 60_000, interval: 500 }).toBe(BROKERS);

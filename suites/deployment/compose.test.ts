@@ -156,6 +156,7 @@ describe('compose/compose.yml', () => {
             alertmanager: 'http://127.0.0.1:9093',
             mailpit: 'http://127.0.0.1:8025',
             mailpitAuth: { username: MAILPIT_USER, password: tier.mailpitPassword },
+            opsAuth: tier.opsWeb,
             webhook: 'http://127.0.0.1:8085',
             marker: project,
           })

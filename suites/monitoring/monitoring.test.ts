@@ -114,7 +114,7 @@ const test = topologyTest(
 
 afterAll(() => printSummary('monitoring'));
 
-const prom = (topology: Topology, name = 'prometheus') => new PrometheusClient((p) => topology.get<StartedPrometheus>(name).url(p));
+const prom = (topology: Topology, name = 'prometheus') => PrometheusClient.of(topology.get<StartedPrometheus>(name));
 const timings = { testOnly: { prometheus: PROM_TEST_TIMINGS, ruleFor: RULE_FOR_TEST, alertmanager: AM_TEST_TIMINGS }, marginMs: MARGIN_MS };
 
 function timingsFor(receiver: string) {

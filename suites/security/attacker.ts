@@ -18,7 +18,9 @@ const CONNECT_TIMEOUT_S = 5;
 export class StartedAttacker extends SingleContainerService {
   /** One HTTP request from inside the network: the status, or why none came. Bounded at 10 s. */
   async request(method: 'GET' | 'POST', url: string, body?: string): Promise<string> {
-    const init = `{ method: '${method}', ${body === undefined ? '' : `body: ${JSON.stringify(body)}, `}signal: AbortSignal.timeout(8000) }`;
+    // Every attack's body is JSON (Alertmanager refuses any other content type with 415, which is not a refusal of the attacker).
+    const payload = body === undefined ? '' : `body: ${JSON.stringify(body)}, headers: { 'content-type': 'application/json' }, `;
+    const init = `{ method: '${method}', ${payload}signal: AbortSignal.timeout(8000) }`;
     const script = `fetch(${JSON.stringify(url)}, ${init})
       .then((r) => console.log(String(r.status)), (e) => console.log('refused: ' + (e.cause?.code ?? e.name)))`;
     const result = await this.container.exec(['node', '-e', script]);

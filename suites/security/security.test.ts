@@ -6,8 +6,12 @@
  *
  *   - backend-control: POST backend:8081/control — the backend's fault controls. Deployed: the
  *     program has no control interface. Old: the controls served by the backend itself.
- *   - prometheus-lifecycle: POST prometheus:9090/-/reload. Deployed: no --web.enable-lifecycle.
- *     Old: the flag set.
+ *   - prometheus-lifecycle: POST prometheus:9090/-/reload. Deployed: no --web.enable-lifecycle, and
+ *     the operator's login on every endpoint. Old: the flag set, no login.
+ *   - prometheus-api: GET prometheus:9090/api/v1/query, /api/v1/targets — every metric and target.
+ *     Deployed: the operator's login (compose/web-auth). Old: no login.
+ *   - alertmanager-api: POST alertmanager:9093/api/v2/silences with a matcher on every alert name
+ *     (every page muted for an hour), GET /api/v2/alerts. Deployed: the operator's login. Old: none.
  *   - envoy-admin: GET envoy:15000/server_info and POST envoy:15000/quitquitquit (which stops Envoy),
  *     and the admin's paths through the metrics listener (envoy:15090). Deployed: the admin on the
  *     container's loopback, 15090 routing /stats/prometheus only. Old: the admin on 0.0.0.0.
@@ -24,6 +28,7 @@ import type { AttackAttempt } from '#fixtures/checks/security.js';
 import { printSummary } from '#fixtures/report/measurements.js';
 import { BACKEND_CONTROL_PORT, backendService } from '#fixtures/services/backend.js';
 import { prometheusService } from '#fixtures/services/prometheus.js';
+import { ALERTMANAGER_PORT, alertmanagerService } from '#fixtures/services/alertmanager.js';
 import { ENVOY_ADMIN_PORT, ENVOY_METRICS_PORT, envoyService } from '#fixtures/services/envoy.js';
 import { MAILPIT_HTTP_PORT, mailpitService } from '#fixtures/services/mailpit.js';
 import type { Topology } from '#fixtures/topology/topology.js';
@@ -36,7 +41,9 @@ const test = topologyTest('security', [
   backendService({ controls: false }),
   backendService({ name: 'backend-old' }),
   prometheusService({ name: 'prometheus', dependsOn: [] }),
-  prometheusService({ name: 'prometheus-old', dependsOn: [], extraFlags: ['--web.enable-lifecycle'] }),
+  prometheusService({ name: 'prometheus-old', dependsOn: [], extraFlags: ['--web.enable-lifecycle'], openWeb: true }),
+  alertmanagerService({ name: 'alertmanager', dependsOn: [] }),
+  alertmanagerService({ name: 'alertmanager-old', dependsOn: [], openWeb: true }),
   mailpitService(),
   mailpitService({ name: 'mailpit-old', openApi: true }),
   envoyService({ dependsOn: ['backend'] }),
@@ -107,8 +114,39 @@ describe('security: the control surfaces of the deployed system, attacked from i
     ]);
   });
 
-  test('security.surfaces: the Prometheus lifecycle API is off (negative control: --web.enable-lifecycle)', async ({ topology }) => {
+  test('security.surfaces: the Prometheus lifecycle API is off (negative control: --web.enable-lifecycle, no login)', async ({
+    topology,
+  }) => {
     await attackBoth(topology, 'prometheus-lifecycle', [{ method: 'POST', target: 'prometheus:9090/-/reload' }]);
+  });
+
+  test('security.surfaces: the Prometheus API needs the operator login (negative control: no --web.config.file)', async ({ topology }) => {
+    await attackBoth(topology, 'prometheus-api', [
+      { method: 'GET', target: 'prometheus:9090/api/v1/query?query=up' },
+      { method: 'GET', target: 'prometheus:9090/api/v1/targets' },
+    ]);
+  });
+
+  test('security.surfaces: the Alertmanager API needs the operator login, no one else silences a page (negative control: no --web.config.file)', async ({
+    topology,
+  }) => {
+    const now = Date.now();
+    const muteEverything = {
+      matchers: [{ name: 'alertname', value: '.+', isRegex: true, isEqual: true }],
+      startsAt: new Date(now).toISOString(),
+      endsAt: new Date(now + 3_600_000).toISOString(),
+      createdBy: 'attacker',
+      comment: 'mute every page for an hour',
+    };
+    await attackBoth(topology, 'alertmanager-api', [
+      { method: 'GET', target: `alertmanager:${ALERTMANAGER_PORT}/api/v2/alerts` },
+      {
+        method: 'POST',
+        target: `alertmanager:${ALERTMANAGER_PORT}/api/v2/silences`,
+        body: JSON.stringify(muteEverything),
+        intent: 'silence every alert',
+      },
+    ]);
   });
 
   test('security.surfaces: the Mailpit UI and API need the operator login (negative control: no MP_UI_AUTH)', async ({ topology }) => {

@@ -52,6 +52,7 @@ const PROMETHEUS = `
 global: { scrape_interval: 2s, evaluation_interval: 2s }
 scrape_configs:
   - job_name: prometheus
+    basic_auth: { username: bss-ops, password_file: /tmp/bss-web/password } # compose/web-auth/start.sh
     static_configs: [{ targets: ['localhost:9090'] }]
   - job_name: node-exporter
     static_configs: [{ targets: ['node-exporter:9100'] }]

@@ -136,7 +136,7 @@ describe('smoke: every image is the real program', () => {
     await expect
       .poll(
         async () => {
-          const body = (await (await fetch(prometheus.url('/api/v1/targets'))).json()) as {
+          const body = (await (await fetch(prometheus.url('/api/v1/targets'), { headers: prometheus.headers() })).json()) as {
             data: { activeTargets: Array<{ labels: { job: string }; health: string }> };
           };
           return body.data.activeTargets
@@ -167,7 +167,9 @@ describe('smoke: every image is the real program', () => {
   test('alertmanager answers API v2', async ({ topology }) => {
     const alertmanager = topology.get<StartedAlertmanager>('alertmanager');
     await versionFromContainer(alertmanager, 'alertmanager');
-    const status = (await (await fetch(alertmanager.url('/api/v2/status'))).json()) as { versionInfo: { version: string } };
+    const status = (await (await fetch(alertmanager.url('/api/v2/status'), { headers: alertmanager.headers() })).json()) as {
+      versionInfo: { version: string };
+    };
     expect(status.versionInfo.version).toBe('0.27.0');
   });
 
