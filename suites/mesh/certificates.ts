@@ -107,7 +107,7 @@ export function generateMeshCertificates(envoyNames: readonly string[]): MeshCer
   }
 }
 
-/** Files Envoy's TLS variant reads (see compose/envoy/variants.ts, withMtls). */
+/** Files Envoy's TLS variant reads (see fixtures/services/envoy-variants.ts, withMtls). */
 export function envoyTlsFiles(certs: MeshCertificates): Record<string, string> {
   return {
     '/etc/envoy/tls/ca.crt': certs.ca,

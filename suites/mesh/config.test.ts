@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import * as envoyConfig from '../../compose/envoy/variants.js';
+import * as envoyConfig from '#fixtures/services/envoy-variants.js';
 import { assertEnvoyConfigsValid, EnvoyConfigError, validateEnvoyConfigs } from '#fixtures/services/envoy.js';
 import { Topology } from '#fixtures/topology/topology.js';
 import { envoyService } from '#fixtures/services/envoy.js';
@@ -97,7 +97,7 @@ describe('mesh tier: configuration', () => {
   });
 
   it('the mTLS variant renders from the command line as the README says', () => {
-    const out = execFileSync(process.execPath, ['compose/envoy/variants.ts', 'mtls'], { input: SHIPPED, encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['fixtures/services/envoy-variants.ts', 'mtls'], { input: SHIPPED, encoding: 'utf8' });
     expect(out).toContain('require_client_certificate: true');
     expect(out).toContain('UpstreamTlsContext');
   });

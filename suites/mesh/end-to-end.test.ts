@@ -7,7 +7,7 @@
 import { Kafka, logLevel } from 'kafkajs';
 import pg from 'pg';
 import { afterAll, describe, expect, vi } from 'vitest';
-import * as envoyConfig from '../../compose/envoy/variants.js';
+import * as envoyConfig from '#fixtures/services/envoy-variants.js';
 import { endToEndVerdict, type EndToEndObservation } from '#fixtures/checks/mesh.js';
 import { send } from '#fixtures/clients/http-probe.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';

@@ -1,7 +1,7 @@
 /** The mesh tier as the suites start it: the shipped envoy.yaml and its one-change variants. */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as envoyConfig from '../../compose/envoy/variants.js';
+import * as envoyConfig from '#fixtures/services/envoy-variants.js';
 import { REPO_ROOT } from '#fixtures/run/run-folder.js';
 import { backendService } from '#fixtures/services/backend.js';
 import { envoyService } from '#fixtures/services/envoy.js';

@@ -4,7 +4,7 @@
  */
 import pg from 'pg';
 import { afterAll, describe, expect, vi } from 'vitest';
-import * as envoyConfig from '../../compose/envoy/variants.js';
+import * as envoyConfig from '#fixtures/services/envoy-variants.js';
 import {
   adminVerdict,
   type AccessLogEntry,

@@ -13,7 +13,7 @@ import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect } from 'vitest';
-import * as envoyConfig from '../../compose/envoy/variants.js';
+import * as envoyConfig from '#fixtures/services/envoy-variants.js';
 import { addedLatencyVerdict, performanceVerdict, type RateResult } from '#fixtures/checks/mesh.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { currentProfile, byProfile } from '#fixtures/run/profile.js';

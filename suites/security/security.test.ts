@@ -22,7 +22,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe } from 'vitest';
-import * as envoyConfig from '../../compose/envoy/variants.js';
+import * as envoyConfig from '#fixtures/services/envoy-variants.js';
 import { REPO_ROOT } from '#fixtures/run/run-folder.js';
 import type { AttackAttempt } from '#fixtures/checks/security.js';
 import { printSummary } from '#fixtures/report/measurements.js';
