@@ -12,11 +12,14 @@
  * instead of the URL; the tables must exist: compose/postgres/schema.sql), KAFKA_BROKERS (optional,
  * comma-separated), INSTANCE (name reported in x-backend-instance).
  */
-import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { fileURLToPath } from 'node:url';
+import cloudevents from 'cloudevents';
+import promClient from 'prom-client';
+
+const { CloudEvent, Kafka: KafkaBinding } = cloudevents;
 
 const PORT = Number(process.env.PORT ?? 8080);
 const INSTANCE = process.env.INSTANCE ?? 'backend';
@@ -34,7 +37,7 @@ interface Store {
 }
 
 interface Publisher {
-  publish(topic: string, key: string, event: Record<string, unknown>): Promise<void>;
+  publish(topic: string, key: string, event: InstanceType<typeof CloudEvent>): Promise<void>;
 }
 
 /** What the API answers by: healthy, and faults to apply to the next requests (none, unless a harness adds them). */
@@ -43,12 +46,24 @@ export const state = {
   faults: [] as Fault[],
   /** API requests seen, with the attempt number Envoy put on each (x-envoy-attempt-count). */
   seen: [] as Array<{ at: number; method: string; path: string; attempt: number | null; outcome: string }>,
-  counters: new Map<string, number>(),
 };
 
-function count(name: string): void {
-  state.counters.set(name, (state.counters.get(name) ?? 0) + 1);
-}
+/** Prometheus' `backend` job scrapes these on /metrics (prom-client, as the stream processors). */
+const metrics = new promClient.Registry();
+const requests = new promClient.Counter({
+  name: 'bss_backend_requests_total',
+  help: 'Requests answered, by path (API paths; "other" for the rest) and outcome',
+  labelNames: ['path', 'outcome'] as const,
+  registers: [metrics],
+});
+new promClient.Gauge({
+  name: 'bss_backend_healthy',
+  help: '1 while /health answers 200',
+  registers: [metrics],
+  collect() {
+    this.set(state.healthy ? 1 : 0);
+  },
+});
 
 export function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
@@ -138,23 +153,21 @@ async function kafkaPublisher(brokers: string[]): Promise<Publisher> {
   await producer.connect();
   return {
     async publish(topic, key, event) {
-      await producer.send({ topic, acks: -1, messages: [{ key, value: JSON.stringify(event) }] });
+      // The Kafka protocol binding's structured mode: the event as JSON in the value, and
+      // content-type: application/cloudevents+json in the headers (what the processors read).
+      const message = KafkaBinding.structured(event);
+      await producer.send({
+        topic,
+        acks: -1,
+        messages: [{ key, value: String(message.value), headers: { 'content-type': String(message.headers['content-type']) } }],
+      });
     },
   };
 }
 
-/** CloudEvents 1.0, structured JSON mode. */
-function cloudEvent(type: string, subject: string, data: Record<string, unknown>): Record<string, unknown> {
-  return {
-    specversion: '1.0',
-    id: randomUUID(),
-    source: SOURCE,
-    type,
-    subject,
-    time: new Date().toISOString(),
-    datacontenttype: 'application/json',
-    data,
-  };
+/** A CloudEvents 1.0 event, built and validated by the SDK (id and time are its own). */
+function cloudEvent(type: string, subject: string, data: Record<string, unknown>): InstanceType<typeof CloudEvent> {
+  return new CloudEvent({ source: SOURCE, type, subject, datacontenttype: 'application/json', data });
 }
 
 // ---------- validation ----------
@@ -177,30 +190,23 @@ function validOrder(body: unknown): string | Record<string, unknown> {
 
 // ---------- the API server ----------
 
-function metricsText(): string {
-  const lines = ['# TYPE bss_backend_requests_total counter'];
-  for (const [key, value] of state.counters) lines.push(`bss_backend_requests_total{${key}} ${value}`);
-  lines.push('# TYPE bss_backend_healthy gauge', `bss_backend_healthy ${state.healthy ? 1 : 0}`);
-  return `${lines.join('\n')}\n`;
-}
-
 function apiHandler(store: Store, publisher: Publisher | undefined) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://backend');
     const path = url.pathname;
     if (path === '/health') {
-      count(`path="/health",status="${state.healthy ? 200 : 503}"`);
+      requests.inc({ path: '/health', outcome: state.healthy ? 'up' : 'down' });
       return send(res, state.healthy ? 200 : 503, { status: state.healthy ? 'UP' : 'DOWN', instance: INSTANCE });
     }
     if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      return void res.end(metricsText());
+      res.writeHead(200, { 'content-type': metrics.contentType });
+      return void res.end(await metrics.metrics());
     }
     const attemptHeader = req.headers['x-envoy-attempt-count'];
     const record = (outcome: string): void => {
       state.seen.push({ at: Date.now(), method: req.method ?? '', path, attempt: attemptHeader ? Number(attemptHeader) : null, outcome });
       if (state.seen.length > 10_000) state.seen.splice(0, state.seen.length - 10_000);
-      count(`path="${path.startsWith('/api/') ? path : 'other'}",outcome="${outcome}"`);
+      requests.inc({ path: path === '/api/customers' || path === '/api/orders' ? path : 'other', outcome });
     };
 
     if (path.startsWith('/api/')) {
@@ -252,7 +258,7 @@ function apiHandler(store: Store, publisher: Publisher | undefined) {
             cloudEvent('com.droid.bss.customer.created', `customer/${String(row.id)}`, { ...row, customerId: String(row.id) })
           : cloudEvent('com.droid.bss.order.created', `order/${String(row.id)}`, { ...row, orderId: String(row.id) });
       await publisher.publish(table === 'customers' ? 'bss.customer.events' : 'bss.order.events', String(row.id), event);
-      eventId = event.id as string;
+      eventId = event.id;
     }
     record('ok');
     return send(res, 201, { ...row, ...(eventId ? { eventId } : {}) });

@@ -75,6 +75,7 @@ async function followOneCustomer(topology: Topology, envoyName: string): Promise
 
   let event: Record<string, unknown> | undefined;
   let eventMs: number | undefined;
+  let eventContentType: string | undefined;
   const consumer = new Kafka({ clientId: `e2e-${envoyName}`, brokers: kafka.bootstrapServers(), logLevel: logLevel.NOTHING }).consumer({
     groupId: `e2e-${envoyName}-${Date.now()}`,
   });
@@ -87,6 +88,7 @@ async function followOneCustomer(topology: Topology, envoyName: string): Promise
         if (response?.eventId !== undefined && value.id === response.eventId) {
           event = value;
           eventMs = Number(message.timestamp) - intendedWall;
+          eventContentType = message.headers?.['content-type']?.toString();
         }
       },
     });
@@ -96,7 +98,7 @@ async function followOneCustomer(topology: Topology, envoyName: string): Promise
   } finally {
     await consumer.disconnect();
   }
-  return { sent, status: op.status, response, row, event, topic: TOPIC, responseMs: op.latencyMs, eventMs };
+  return { sent, status: op.status, response, row, event, eventContentType, topic: TOPIC, responseMs: op.latencyMs, eventMs };
 }
 
 describe('mesh tier: end to end', () => {
