@@ -6,8 +6,14 @@
  * Test-only timings (said in every figure, and the bounds are computed from them): scrape every
  * 4 s and evaluation every 2 s instead of 15 s, every rule's `for` 4 s, Alertmanager's group_interval
  * 5 s; group_wait as shipped.
+ *
+ * Negative control of the two fault pages: `prometheus-slow-rules` evaluates the same targets with
+ * the rules as a plausible regression would leave them (every `for` 10 min), sends nothing (no
+ * alerting section, so Alertmanager never merges its alerts with the real ones), and is read at the
+ * moment the shipped page is judged: its alert must not be firing yet.
  */
 import { afterAll, describe, expect } from 'vitest';
+import { parse, stringify } from 'yaml';
 import { promDurationMs, routeTimings, withTestTimings } from '#fixtures/checks/alerting.js';
 import {
   alertRules,
@@ -74,6 +80,14 @@ const deployed = jobsFor(withPrometheusTestTimings(SHIPPED_PROMETHEUS_CONFIG, PR
 const testRules = { [RULES_FILE]: withRuleFor(shippedRules[RULES_FILE]!, RULE_FOR_TEST) };
 const amConfig = withTestTimings(SHIPPED_ALERTMANAGER_CONFIG, AM_TEST_TIMINGS);
 const receivers = ['mailpit', 'webhook-receiver'];
+const SLOW_RULES = 'prometheus-slow-rules';
+const SLOW_RULE_FOR = '10m';
+/** The deployed test config without its alerting section: the control only evaluates. */
+const silentConfig = (() => {
+  const parsed = parse(deployed.config) as Record<string, unknown>;
+  delete parsed.alerting;
+  return stringify(parsed);
+})();
 
 const test = topologyTest(
   'monitoring',
@@ -95,6 +109,12 @@ const test = topologyTest(
     // alerts keeping the latest update — its late firing re-sends undid the fast instance's
     // resolution (a 21.3 s resolution measured before this was found).
     prometheusService({ name: 'prometheus-unfiltered', config: SHIPPED_PROMETHEUS_CONFIG, rules: {}, dependsOn: ['prometheus'] }),
+    prometheusService({
+      name: SLOW_RULES,
+      config: silentConfig,
+      rules: { [RULES_FILE]: withRuleFor(shippedRules[RULES_FILE]!, SLOW_RULE_FOR) },
+      dependsOn: ['prometheus'],
+    }),
   ],
   {
     only: [
@@ -108,6 +128,7 @@ const test = topologyTest(
       'alertmanager',
       'prometheus',
       'prometheus-unfiltered',
+      SLOW_RULES,
     ],
   },
 );
@@ -155,6 +176,22 @@ async function firstArrival(
   const mail = mailpitClient(topology.get<StartedMailpit>('mailpit'));
   const hook = new WebhookClient((p) => topology.get<StartedWebhookReceiver>('webhook-receiver').url(p));
   return firstDelivery(kind === 'email' ? mail : hook, { to, alert, status, after }, timeoutMs);
+}
+
+/**
+ * The control's page for the same fault, judged by the same checker: "paged" when its alert is
+ * firing at the moment the shipped page was judged (it sends nothing, so firing is as far as it goes).
+ */
+async function slowRulesPage(topology: Topology, page: FaultPage): Promise<FaultPage> {
+  const firing = (await prom(topology, SLOW_RULES).alerts()).some((a) => a.labels.alertname === page.alert && a.state === 'firing');
+  return {
+    fault: page.fault,
+    alert: page.alert,
+    receiver: `${SLOW_RULES} (rules with for ${SLOW_RULE_FOR}; sends nothing)`,
+    faultAt: page.faultAt,
+    bound: page.bound,
+    ...(firing ? { pagedAt: Date.now() } : {}),
+  };
 }
 
 describe('monitoring tier: Prometheus, rules, exporters, and pages from real faults', () => {
@@ -310,6 +347,14 @@ describe('monitoring tier: Prometheus, rules, exporters, and pages from real fau
       faultAt,
       bound.boundMs + 30_000,
     );
+    const control = await slowRulesPage(topology, {
+      fault: `stop ${REPLICAS[0]}`,
+      alert: 'PostgresReplicaDown',
+      receiver: '',
+      faultAt,
+      bound,
+      ...(pagedAt ? { pagedAt } : {}),
+    });
     await start(replica.container);
     const slotActive = async () =>
       withClient(
@@ -340,7 +385,14 @@ describe('monitoring tier: Prometheus, rules, exporters, and pages from real fau
       ...(resolvedAt ? { resolvedAt } : {}),
     };
     const v = recordVerdict(faultPageVerdict(page, 'replica stopped'), { page, ...timings }, 'shipped', 'replica-down');
+    const caught = recordVerdict(
+      faultPageVerdict(control, 'replica stopped'),
+      { page: control },
+      `rules-for-${SLOW_RULE_FOR}`,
+      'replica-down',
+    );
     expect(v.status, v.reason).toBe('met');
+    expect(caught.status, caught.measured).toBe('not met');
   });
 
   test('alerts.rules: a stopped primary pages on-call by mail and Slack within the computed bound', async ({ topology }) => {
@@ -372,13 +424,21 @@ describe('monitoring tier: Prometheus, rules, exporters, and pages from real fau
       bound,
       ...(pagedAt ? { pagedAt } : {}),
     };
+    const control = await slowRulesPage(topology, page);
     const v = recordVerdict(
       faultPageVerdict(page, 'primary stopped'),
       { page, mailAt, slackAt, exporterTarget, scrapeSeconds, pgUp, ...timings },
       'shipped',
       'primary-down',
     );
+    const caught = recordVerdict(
+      faultPageVerdict(control, 'primary stopped'),
+      { page: control },
+      `rules-for-${SLOW_RULE_FOR}`,
+      'primary-down',
+    );
     expect(down.status).toBe('not met');
+    expect(caught.status, caught.measured).toBe('not met');
     expect(v.status, `${v.reason ?? ''}; exporter target ${JSON.stringify(exporterTarget)}, scrape ${JSON.stringify(scrapeSeconds)}`).toBe(
       'met',
     );
