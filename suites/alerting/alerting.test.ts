@@ -135,6 +135,8 @@ const test = topologyTest('alerting', [
   am('alertmanager-repeat', withTestTimings(SHIPPED_ALERTMANAGER_CONFIG, REPEAT_TIMINGS)),
   am('alertmanager-no-repeat', withTestTimings(SHIPPED_ALERTMANAGER_CONFIG, NO_REPEAT_TIMINGS)),
   am('alertmanager-group-by-instance', GROUP_BY_INSTANCE),
+  // alerts.api's control: API v2 served under a path prefix (a path-routing proxy's setting), so /api/v2 at the root is not it.
+  alertmanagerService({ name: 'alertmanager-prefixed', config: testConfig, templates, dependsOn: [], routePrefix: '/alertmanager' }),
   ...Object.entries(VARIANTS).map(([variant, config]) => am(`alertmanager-${variant}`, config)),
 ]);
 
@@ -588,8 +590,25 @@ describe('monitoring tier: Alertmanager routing to real receivers', () => {
       .toBe(true);
     const v2 = recordVerdict(apiV2Verdict(status, listed, performance.now() - t0), { status }, 'shipped', 'v2');
     await client.resolve([{ labels: { alertname, severity: 'none-routing-test', component: 'api' } }]);
+    // The control: the same post and listing against an Alertmanager serving its API under /alertmanager.
+    const prefixed = AlertmanagerClient.of(topology.get<StartedAlertmanager>('alertmanager-prefixed'));
+    const t1 = performance.now();
+    const prefixedPost = await prefixed.statusOf('/api/v2/alerts', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ labels: { alertname, severity: 'none-routing-test', component: 'api' } }]),
+    });
+    const prefixedList = await prefixed.statusOf('/api/v2/alerts');
+    const prefixedListed = prefixedList.status === 200 && prefixedList.body.includes(alertname);
+    const caught = recordVerdict(
+      apiV2Verdict(prefixedPost.status, prefixedListed, performance.now() - t1),
+      { post: prefixedPost, list: prefixedList },
+      'route-prefix-alertmanager',
+      'v2',
+    );
     expect(v1.status).toBe('not met');
     expect(get.status).toBe(410);
     expect(v2.status).toBe('met');
+    expect(caught.status, caught.measured).toBe('not met');
   });
 });
