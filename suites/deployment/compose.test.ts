@@ -5,7 +5,7 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   composeDifferences,
   deployedUnits,
@@ -79,6 +79,9 @@ describe('compose/compose.yml', () => {
     expect(jobControl.measured).toContain('topic-init: a one-shot job has `restart: always`');
     expect(jobControl.measured).toContain('topic-init: a one-shot job (the fixtures run it to exit 0) has a health check');
   });
+
+  // The first use may build Compose v2 (scripts/build-go-tool.sh, minutes cold): in its own hook, not in a test's timeout.
+  beforeAll(() => composeTools(), 15 * 60_000);
 
   it('deploy.compose: every compose tool here accepts the file (`config`), and refuses a broken one', async () => {
     const tools = await composeTools();

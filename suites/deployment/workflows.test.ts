@@ -1,27 +1,30 @@
 /**
- * The CI workflows are code: actionlint (github.com/rhysd/actionlint, built by
- * scripts/prerequisites.sh into .cache/bin from the Go module proxy) must pass on every one,
+ * The CI workflows are code: actionlint (github.com/rhysd/actionlint, built into .cache/bin from
+ * the Go module proxy by scripts/build-go-tool.sh, here on first use) must pass on every one,
  * and must catch a broken one — otherwise a green run here says nothing about the workflows.
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, runDir } from '#fixtures/run/run-folder.js';
+import { ensureGoTool } from '#fixtures/support/go-tool.js';
 
 const execFileAsync = promisify(execFile);
 const WORKFLOWS = join(REPO_ROOT, '.github', 'workflows');
 
-function actionlint(): string {
-  const candidates = [process.env.BSS_ACTIONLINT, join(REPO_ROOT, '.cache', 'bin', 'actionlint')].filter((c): c is string => !!c);
-  const found = candidates.find((c) => existsSync(c));
-  if (!found) {
-    throw new Error(
-      `actionlint not found at ${candidates.join(' or ')}; run \`bash scripts/prerequisites.sh\` (builds v1.7.12 with go install)`,
-    );
+const BUILT_ACTIONLINT = join(REPO_ROOT, '.cache', 'bin', 'actionlint');
+
+/** BSS_ACTIONLINT when set, else the pinned build in .cache/bin, built on first use. */
+async function actionlint(): Promise<string> {
+  if (process.env.BSS_ACTIONLINT) {
+    if (!existsSync(process.env.BSS_ACTIONLINT))
+      throw new Error(`BSS_ACTIONLINT=${process.env.BSS_ACTIONLINT} does not exist; unset it to build actionlint`);
+    return process.env.BSS_ACTIONLINT;
   }
-  return found;
+  await ensureGoTool('actionlint');
+  return BUILT_ACTIONLINT;
 }
 
 interface LintError {
@@ -33,7 +36,7 @@ interface LintError {
 
 async function lint(files: readonly string[]): Promise<{ code: number; errors: LintError[] }> {
   try {
-    await execFileAsync(actionlint(), ['-format', '{{json .}}', ...files], { cwd: REPO_ROOT, timeout: 60_000 });
+    await execFileAsync(await actionlint(), ['-format', '{{json .}}', ...files], { cwd: REPO_ROOT, timeout: 60_000 });
     return { code: 0, errors: [] };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
@@ -44,6 +47,8 @@ async function lint(files: readonly string[]): Promise<{ code: number; errors: L
 }
 
 describe('CI workflows', () => {
+  // A first use builds actionlint (about a minute cold): in its own hook, not in a test's timeout.
+  beforeAll(() => actionlint(), 15 * 60_000);
   const files = readdirSync(WORKFLOWS)
     .filter((f) => /\.ya?ml$/.test(f))
     .map((f) => join(WORKFLOWS, f));
