@@ -17,11 +17,10 @@ import {
   RECOVERY_RUN,
   RECOVERY_SETTLE_MS,
   readScaleVerdict,
+  rotationVerdict,
   writesPrimaryOnlyVerdict,
 } from '#fixtures/checks/database.js';
 import { failoverConfigVerdict } from '#fixtures/checks/haproxy-timing.js';
-import { metric } from '#fixtures/checks/metric.js';
-import { verdict } from '#fixtures/checks/verdict.js';
 import { haproxyServerName, waitForServerStatus } from '#fixtures/clients/haproxy-stats.js';
 import { concurrentClientsLoad, now, PROBE_SCHEMA, probeOnce, startConnectionProbe, withClient } from '#fixtures/clients/pg-probes.js';
 import { kill, pause, start, unpause } from '#fixtures/faults/faults.js';
@@ -50,7 +49,7 @@ import type { PgClientConfig } from '#fixtures/services/postgres.js';
 import type { Topology } from '#fixtures/topology/topology.js';
 import { topologyTest } from '#fixtures/vitest/topology-test.js';
 import { AGENT_MAX_AGE_MS, assertShippedConfigCanFailOver, FAILOVER_CLAIM_MS } from './failover-support.js';
-import { DOCUMENT_TIMING, FIRST_SERVER_READS, ROUND_ROBIN_WRITES } from './variants.js';
+import { DOCUMENT_TIMING, FIRST_SERVER_READS, ROUND_ROBIN_WRITES, UNCHECKED_READS } from './variants.js';
 
 /** The application's role as PgBouncer admin: what the shipped pgbouncer.ini must never do. */
 const APP_IS_PGBOUNCER_ADMIN = SHIPPED_PGBOUNCER_INI.replace(/^admin_users = .*$/m, `admin_users = ${APP_ROLE}`);
@@ -64,6 +63,7 @@ const VARIANTS = {
   documentTiming: databaseHaproxyService(secrets, { name: 'haproxy-document-timing', config: DOCUMENT_TIMING }),
   roundRobinWrites: databaseHaproxyService(secrets, { name: 'haproxy-round-robin-writes', config: ROUND_ROBIN_WRITES }),
   firstServerReads: databaseHaproxyService(secrets, { name: 'haproxy-first-server-reads', config: FIRST_SERVER_READS }),
+  uncheckedReads: databaseHaproxyService(secrets, { name: 'haproxy-unchecked-reads', config: UNCHECKED_READS }),
   appIsPgbouncerAdmin: pgbouncerService(secrets, { name: 'pgbouncer-app-is-admin', ini: APP_IS_PGBOUNCER_ADMIN }),
 };
 const REPETITIONS = 3;
@@ -280,57 +280,79 @@ describe('database tier: HAProxy', () => {
     else expect(result.status, result.measured).toBe('met');
   });
 
-  test('db.haproxy.health: a frozen replica leaves the read rotation and returns once healed', async ({ topology }) => {
-    const shipped = tierOf(topology).haproxy();
+  test('db.haproxy.health: a frozen replica leaves the read rotation and returns once healed (negative control: read servers without health checks)', async ({
+    topology,
+  }) => {
+    const tier = tierOf(topology);
+    const shipped = tier.haproxy();
     const victim = topology.get<StartedPostgresServer>(REPLICAS[1]);
     const server = haproxyServerName(victim.alias);
-    await allUp(shipped, 'postgres_read');
-    const faultAt = now();
-    await pause(victim.container);
-    let leftMs: number;
-    try {
-      leftMs = await waitForServerStatus(
+    // The control watches the same freeze: HAProxy without checks keeps the frozen server in rotation.
+    await topology.withService(VARIANTS.uncheckedReads, async (unchecked) => {
+      await allUp(shipped, 'postgres_read');
+      const faultAt = now();
+      await pause(victim.container);
+      let leftMs: number | undefined;
+      let uncheckedLeftMs: number | undefined;
+      try {
+        leftMs = await waitForServerStatus(
+          () => shipped.stats(),
+          'postgres_read',
+          server,
+          (s) => s === 'DOWN',
+          {
+            timeoutMs: 30_000,
+            sinceMs: faultAt,
+          },
+        ).catch(() => undefined);
+        // What the unchecked instance says by the end of the claim window (measured from the same freeze).
+        uncheckedLeftMs = await waitForServerStatus(
+          () => unchecked.stats(),
+          'postgres_read',
+          server,
+          (s) => s === 'DOWN',
+          {
+            timeoutMs: Math.max(0, FAILOVER_CLAIM_MS - (now() - faultAt)),
+            sinceMs: faultAt,
+          },
+        ).catch(() => undefined);
+        const whileDown = await readsFrom(tier.readEndpoint(), 12);
+        expect(whileDown.filter((s) => s === victim.alias)).toEqual([]);
+        expect(
+          whileDown.every((s) => !s.startsWith('error:')),
+          whileDown.join(', '),
+        ).toBe(true);
+      } finally {
+        await unpause(victim.container);
+      }
+      const healedAt = now();
+      const returnedMs = await waitForServerStatus(
         () => shipped.stats(),
         'postgres_read',
         server,
-        (s) => s === 'DOWN',
-        { timeoutMs: 30_000, sinceMs: faultAt },
+        (s) => s === 'UP',
+        {
+          timeoutMs: 30_000,
+          sinceMs: healedAt,
+        },
+      ).catch(() => undefined);
+      const afterHeal = await readsFrom(tier.readEndpoint(), 9);
+      const observation = { victim: victim.alias, leftMs, returnedMs, afterHeal };
+      const result = recordVerdict(rotationVerdict(observation, FAILOVER_CLAIM_MS), {
+        ...observation,
+        timeline: { unit: 'ms', operations: [], faults: [{ from: 0, to: leftMs ?? 30_000, label: `docker pause ${victim.alias}` }] },
+      });
+      // Healed, every server answers the unchecked instance as before: only the leaving is judged different.
+      const uncheckedAfterHeal = await readsFrom(tier.readEndpoint(unchecked.alias), 9);
+      const uncheckedObservation = { victim: victim.alias, leftMs: uncheckedLeftMs, returnedMs: 0, afterHeal: uncheckedAfterHeal };
+      const caught = recordVerdict(
+        rotationVerdict(uncheckedObservation, FAILOVER_CLAIM_MS),
+        uncheckedObservation,
+        'read-servers-unchecked',
       );
-      const whileDown = await readsFrom(tierOf(topology).readEndpoint(), 12);
-      expect(whileDown.filter((s) => s === victim.alias)).toEqual([]);
-      expect(
-        whileDown.every((s) => !s.startsWith('error:')),
-        whileDown.join(', '),
-      ).toBe(true);
-    } finally {
-      await unpause(victim.container);
-    }
-    const healedAt = now();
-    const returnedMs = await waitForServerStatus(
-      () => shipped.stats(),
-      'postgres_read',
-      server,
-      (s) => s === 'UP',
-      { timeoutMs: 30_000, sinceMs: healedAt },
-    );
-    const afterHeal = await readsFrom(tierOf(topology).readEndpoint(), 9);
-    const result = recordVerdict(
-      verdict(
-        'db.haproxy.health',
-        leftMs < FAILOVER_CLAIM_MS && afterHeal.includes(victim.alias),
-        `a dead server leaves rotation (< ${FAILOVER_CLAIM_MS} ms) and returns when healed`,
-        `left rotation after ${leftMs.toFixed(0)} ms, back after ${returnedMs.toFixed(0)} ms; reads after healing: ${afterHeal.join(', ')}`,
-        undefined,
-        [metric('left-rotation', leftMs, 'ms', 'lower-is-better'), metric('back-in-rotation', returnedMs, 'ms', 'lower-is-better')],
-      ),
-      {
-        leftMs,
-        returnedMs,
-        afterHeal,
-        timeline: { unit: 'ms', operations: [], faults: [{ from: 0, to: leftMs, label: `docker pause ${victim.alias}` }] },
-      },
-    );
-    expect(result.status, result.measured).toBe('met');
+      expect(result.status, result.measured).toBe('met');
+      expect(caught.status, caught.measured).toBe('not met');
+    });
   });
 
   test(`db.haproxy.failover: outage from the kill of a replica on every client endpoint (reads, writes, PgBouncer), ${REPETITIONS} repetitions`, async ({

@@ -39,3 +39,11 @@ export const ROUND_ROBIN_WRITES = section(SHIPPED_HAPROXY_CONFIG, 'postgres_writ
 export const FIRST_SERVER_READS = section(SHIPPED_HAPROXY_CONFIG, 'postgres_read', (body) =>
   replaceOnce(body, /balance roundrobin/, 'balance first', 'first-server reads'),
 );
+
+/** Reads without health checks (`check` dropped from every server): a frozen replica is never taken out. */
+export const UNCHECKED_READS = section(SHIPPED_HAPROXY_CONFIG, 'postgres_read', (body) =>
+  body
+    .replace(/ *option httpchk\n/, '')
+    .replace(/ *http-check [^\n]*\n/g, '')
+    .replace(/ check\n/g, '\n'),
+);
