@@ -44,6 +44,8 @@ const LAG_CADENCE_MS = 20;
 const CATCH_UP_BOUND_MS = 30_000;
 /** The catch-up probe waits this much past the bound, so the checker can say "not met". */
 const CATCH_UP_WAIT_MS = CATCH_UP_BOUND_MS + 15_000;
+/** The catch-up control's replay delay: twice the bound, so no restart can beat it. */
+const CATCH_UP_CONTROL_DELAY = '60s';
 const WRITE_REPETITIONS = byProfile({ quick: 3, nightly: 5, release: 7 });
 const PGBENCH_SECONDS = byProfile({ quick: 6, nightly: 15, release: 30 });
 
@@ -372,16 +374,17 @@ describe('database tier: streaming replication', () => {
     }
   });
 
-  test(`db.replicas.catch-up: a restarted replica catches up within ${CATCH_UP_BOUND_MS / 1000} s while writes continue (probe waits ${CATCH_UP_WAIT_MS / 1000} s)`, async ({
+  test(`db.replicas.catch-up: a restarted replica catches up within ${CATCH_UP_BOUND_MS / 1000} s while writes continue (probe waits ${CATCH_UP_WAIT_MS / 1000} s; negative control: a replica applying WAL ${CATCH_UP_CONTROL_DELAY} late)`, async ({
     topology,
   }) => {
     const { primary, replicas } = tierOf(topology);
-    const replica = replicas[0]!;
+    const [replica, delayed] = [replicas[0]!, replicas[1]!];
     await withClient(primary.clientConfig(), (c) => c.query(PROBE_SCHEMA));
     const load = startWriteLoad(primary.appConfig(), { clients: 2, maxDurationMs: 90_000 });
-    try {
+    /** Restarts a replica under the write load and measures until it has replayed the primary's position at restart (or `waitMs` passed). */
+    const restartAndCatchUp = async (server: StartedPostgresServer, waitMs: number) => {
       const restartStarted = now();
-      await restart(replica.container);
+      await restart(server.container);
       const restartMs = now() - restartStarted;
       const target = await withClient(
         primary.clientConfig(),
@@ -390,8 +393,8 @@ describe('database tier: streaming replication', () => {
       const from = now();
       // Waits past the bound: the checker, not the poll's timeout, decides.
       let catchUpMs: number | undefined;
-      await withClient(replica.clientConfig(), async (c) => {
-        while (now() - from < CATCH_UP_WAIT_MS) {
+      await withClient(server.clientConfig(), async (c) => {
+        while (now() - from < waitMs) {
           const caught = (await c.query<{ caught: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught', [target])).rows[0]!
             .caught;
           if (caught) {
@@ -401,13 +404,31 @@ describe('database tier: streaming replication', () => {
           await pace(50);
         }
       });
-      const result = recordVerdict(catchUpVerdict(catchUpMs, CATCH_UP_BOUND_MS, now() - from, restartMs), {
-        catchUpMs,
-        restartMs,
-        targetLsn: target,
-        waitedMs: CATCH_UP_WAIT_MS,
-      });
+      return { catchUpMs, restartMs, targetLsn: target, waitedMs: now() - from };
+    };
+    try {
+      const shipped = await restartAndCatchUp(replica, CATCH_UP_WAIT_MS);
+      const result = recordVerdict(catchUpVerdict(shipped.catchUpMs, CATCH_UP_BOUND_MS, shipped.waitedMs, shipped.restartMs), shipped);
+      // The control: the other replica replays WAL only CATCH_UP_CONTROL_DELAY after each commit (set
+      // before its restart, reset after), so it cannot be caught up within the bound. Waiting just past
+      // the bound is enough: later is not met either way.
+      await withClient(delayed.clientConfig(), (c) => c.query(`ALTER SYSTEM SET recovery_min_apply_delay = '${CATCH_UP_CONTROL_DELAY}'`));
+      let control;
+      try {
+        const late = await restartAndCatchUp(delayed, CATCH_UP_BOUND_MS + 1_000);
+        control = recordVerdict(
+          catchUpVerdict(late.catchUpMs, CATCH_UP_BOUND_MS, late.waitedMs, late.restartMs),
+          late,
+          `recovery_min_apply_delay-${CATCH_UP_CONTROL_DELAY}`,
+        );
+      } finally {
+        await withClient(delayed.clientConfig(), async (c) => {
+          await c.query('ALTER SYSTEM RESET recovery_min_apply_delay');
+          await c.query('SELECT pg_reload_conf()');
+        });
+      }
       expect(result.status, result.measured).toBe('met');
+      expect(control.status, control.measured).toBe('not met');
     } finally {
       writeRunFile('measurements/db.replicas.catch-up.load.json', await load.stop());
     }
