@@ -5,6 +5,13 @@
  * Measured from the kill, per endpoint a client uses (reads 5435, writes 5436, and both through
  * PgBouncer 6432). Then the old primary comes back with its own data: it must never take a
  * write. One scenario per file: it destroys the topology.
+ *
+ * Negative controls watch the same kill, each a HAProxy differing from the shipped one in one
+ * property: `haproxy-document-timing` (the design's "check inter 5s rise 2 fall 3") times the
+ * detection the automation would have had from it (db.failover.promotion) and serves reads
+ * (db.haproxy.failover [primary-loss], db.haproxy.primary-loss-reads); `haproxy-round-robin-writes`
+ * (writes spread over every server with a TCP check) takes writes (db.writes.primary-only
+ * [during-failover]). Both are stopped before the old primary returns.
  */
 import { loadavg } from 'node:os';
 import { afterAll, describe, expect } from 'vitest';
@@ -26,12 +33,17 @@ import { now, PROBE_SCHEMA, type RunningProbe, startConnectionProbe, withClient 
 import { kill, start } from '#fixtures/faults/faults.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { writeRunFile } from '#fixtures/run/run-folder.js';
-import { databaseTier, PRIMARY, StartedDatabaseTier, tierSecrets } from '#fixtures/services/database-tier.js';
+import { databaseHaproxyService, databaseTier, PRIMARY, StartedDatabaseTier, tierSecrets } from '#fixtures/services/database-tier.js';
+import type { StartedHaproxy } from '#fixtures/services/haproxy.js';
 import type { PgClientConfig } from '#fixtures/services/postgres.js';
 import { topologyTest } from '#fixtures/vitest/topology-test.js';
 import { assertShippedConfigCanFailOver, FAILOVER_CLAIM_MS } from './failover-support.js';
+import { DOCUMENT_TIMING, ROUND_ROBIN_WRITES } from './variants.js';
 
 const secrets = tierSecrets();
+
+const DOCUMENT_TIMING_HAPROXY = databaseHaproxyService(secrets, { name: 'haproxy-document-timing', config: DOCUMENT_TIMING });
+const ROUND_ROBIN_HAPROXY = databaseHaproxyService(secrets, { name: 'haproxy-round-robin-writes', config: ROUND_ROBIN_WRITES });
 
 const test = topologyTest('primary-loss', databaseTier(secrets), {
   beforeStart: assertShippedConfigCanFailOver,
@@ -54,6 +66,18 @@ const probeAll = (endpoints: Record<string, { config: PgClientConfig; mode: 'rea
 
 async function finished(probes: Record<string, RunningProbe>): Promise<Record<string, ProbeOp[]>> {
   return Object.fromEntries(await Promise.all(Object.entries(probes).map(async ([name, p]) => [name, await p.done] as const)));
+}
+
+/** Every server of a backend UP (bounded). */
+async function allUp(haproxy: StartedHaproxy, backend: string, servers: readonly string[]): Promise<void> {
+  for (const server of servers)
+    await waitForServerStatus(
+      () => haproxy.stats(),
+      backend,
+      server,
+      (s) => s === 'UP',
+      { timeoutMs: 30_000 },
+    );
 }
 
 /** Keys of writes sent in [fromMs, toMs) and acknowledged, and which of them the server holds. */
@@ -96,28 +120,67 @@ describe('database tier: losing the primary', () => {
       'pooled-reads': { config: tier.pooledEndpoint('read'), mode: 'read' as const },
       'pooled-writes': { config: tier.pooledEndpoint('write'), mode: 'write' as const },
     };
-    const origin = now();
-    const probes = probeAll(endpoints, FAILOVER_WINDOW_MS, 'failover');
-    await expect.poll(() => probes.writes!.history.filter((op) => op.ok).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(10);
+    // Phase A with the two control HAProxies beside the shipped one (started for it, stopped after it).
+    const phase = await topology.withService(DOCUMENT_TIMING_HAPROXY, (documentTiming) =>
+      topology.withService(ROUND_ROBIN_HAPROXY, async (roundRobin) => {
+        const servers = ['primary', 'replica-1', 'replica-2'];
+        await allUp(documentTiming, 'postgres_read', servers);
+        await allUp(documentTiming, 'postgres_write', ['primary']);
+        await allUp(roundRobin, 'postgres_write', servers);
+        const origin = now();
+        const probes = probeAll(endpoints, FAILOVER_WINDOW_MS, 'failover');
+        const controlProbes = probeAll(
+          {
+            'reads-document-timing': { config: tier.readEndpoint(documentTiming.alias), mode: 'read' },
+            'writes-round-robin': { config: tier.writeEndpoint(roundRobin.alias), mode: 'write' },
+          },
+          FAILOVER_WINDOW_MS,
+          'control',
+        );
+        await expect.poll(() => probes.writes!.history.filter((op) => op.ok).length, { timeout: 10_000 }).toBeGreaterThanOrEqual(10);
 
-    const killedAt = now();
-    await kill(primary.container);
-    const killInPlace = now();
-    // The automation: notice the primary is down, then fence it, promote the most advanced
-    // replica and re-point the other one at it.
-    const detectionMs = await waitForServerStatus(
-      () => haproxy.stats(),
-      'postgres_write',
-      'primary',
-      (s) => s.startsWith('DOWN'),
-      { timeoutMs: 30_000, intervalMs: 100, sinceMs: killedAt },
+        const killedAt = now();
+        await kill(primary.container);
+        const killInPlace = now();
+        // When the document's timing would have told the automation: watched from the same kill.
+        const documentDetection = waitForServerStatus(
+          () => documentTiming.stats(),
+          'postgres_write',
+          'primary',
+          (s) => s.startsWith('DOWN'),
+          { timeoutMs: 30_000, intervalMs: 100, sinceMs: killedAt },
+        ).catch(() => Number.POSITIVE_INFINITY);
+        // The automation: notice the primary is down, then fence it, promote the most advanced
+        // replica and re-point the other one at it.
+        const detectionMs = await waitForServerStatus(
+          () => haproxy.stats(),
+          'postgres_write',
+          'primary',
+          (s) => s.startsWith('DOWN'),
+          { timeoutMs: 30_000, intervalMs: 100, sinceMs: killedAt },
+        );
+        const reactedAt = now();
+        const candidate = await tier.promotionCandidate();
+        const procedure = await tier.failOver(primary, candidate, { fence: true });
+        const histories = await finished(probes);
+        const controls = await finished(controlProbes);
+        return {
+          origin,
+          killedAt,
+          killInPlace,
+          detectionMs,
+          documentDetectionMs: await documentDetection,
+          reactedAt,
+          candidate,
+          procedure,
+          histories,
+          controls,
+          phaseA: now(),
+        };
+      }),
     );
-    const reactedAt = now();
-    const candidate = await tier.promotionCandidate();
+    const { origin, killedAt, killInPlace, detectionMs, reactedAt, candidate, procedure, histories, controls, phaseA } = phase;
     const otherReplica = tier.replicas.find((r) => r.alias !== candidate.alias)!;
-    const procedure = await tier.failOver(primary, candidate, { fence: true });
-    const histories = await finished(probes);
-    const phaseA = now();
 
     const writes = histories.writes!;
     const firstWrite = writes.find((op) => op.ok && op.endedMs > reactedAt && op.server === candidate.alias);
@@ -140,6 +203,22 @@ describe('database tier: losing the primary', () => {
     ]);
     writeRunFile('measurements/db.failover.promotion.history.json', { histories, killedAt, reactedAt, origin });
     const promotion = recordVerdict(promotionVerdict(times, FAILOVER_CLAIM_MS), { times, outages, timeline, loadAverage: loadavg() });
+    // The same procedure, had the automation watched a HAProxy at the document's timing: its detection, this run's reaction and promotion.
+    const documentTimes = {
+      ...times,
+      detectionMs: phase.documentDetectionMs,
+      totalMs: phase.documentDetectionMs + times.reactionMs + times.promotionMs,
+      reactor: `${AUTOMATION}, watching haproxy-document-timing (its detection; this run's reaction and promotion)`,
+    };
+    const promotionControl = recordVerdict(promotionVerdict(documentTimes, FAILOVER_CLAIM_MS), { times: documentTimes }, 'document-timing');
+    const documentReads = controls['reads-document-timing']!;
+    const documentOutage = outageFromFault(documentReads, killedAt, { faultInPlaceMs: killInPlace });
+    const failoverControl = recordVerdict(
+      failoverVerdict({ reads: [documentOutage] }, { claimMs: FAILOVER_CLAIM_MS, minRepetitions: 1 }),
+      { outages: { reads: documentOutage }, timeline: probeTimeline({ reads: documentReads }, origin) },
+      'document-timing',
+      'primary-loss',
+    );
     const failover = recordVerdict(
       failoverVerdict(Object.fromEntries(Object.entries(outages).map(([name, o]) => [name, [o]])), {
         claimMs: FAILOVER_CLAIM_MS,
@@ -156,25 +235,37 @@ describe('database tier: losing the primary', () => {
       'shipped',
       'primary-loss',
     );
-    const readsAfter = [...histories.reads!, ...histories['pooled-reads']!].filter((op) => op.startedMs > killedAt + detectionMs + 1_000);
-    const readResult = recordVerdict(
-      verdict(
+    /** Every read from 1 s after the shipped HAProxy took the dead primary out of rotation: answered, by a replica. */
+    const primaryLossReads = (reads: readonly ProbeOp[], where: string) => {
+      const after = reads.filter((op) => op.startedMs > killedAt + detectionMs + 1_000);
+      return verdict(
         'db.haproxy.primary-loss-reads',
-        readsAfter.length > 0 && readsAfter.every((op) => op.ok && op.server !== PRIMARY),
-        'every read (5435 and through PgBouncer) answered, by a replica, from 1 s after the dead primary is out of rotation',
-        `${readsAfter.filter((op) => op.ok).length}/${readsAfter.length} reads answered by ${[...new Set(readsAfter.filter((op) => op.ok).map((op) => op.server))].join(', ')}; primary out of rotation after ${detectionMs.toFixed(0)} ms`,
+        after.length > 0 && after.every((op) => op.ok && op.server !== PRIMARY),
+        'every read answered, by a replica, from 1 s after the dead primary is out of rotation',
+        `${where}: ${after.filter((op) => op.ok).length}/${after.length} reads answered by ${[...new Set(after.filter((op) => op.ok).map((op) => op.server))].join(', ') || 'none'}; primary out of rotation after ${detectionMs.toFixed(0)} ms`,
         undefined,
         [
-          metric('reads.failed', readsAfter.filter((op) => !op.ok).length, 'count', 'lower-is-better'),
+          metric('reads.failed', after.filter((op) => !op.ok).length, 'count', 'lower-is-better'),
           metric('primary-down-detection', detectionMs, 'ms', 'lower-is-better'),
         ],
-      ),
-      { detectionMs, reads: readsAfter.length, timeline },
-    );
+      );
+    };
+    const readResult = recordVerdict(primaryLossReads([...histories.reads!, ...histories['pooled-reads']!], '5435 and PgBouncer'), {
+      detectionMs,
+      timeline,
+    });
+    const readControl = recordVerdict(primaryLossReads(documentReads, 'haproxy-document-timing:5435'), {}, 'document-timing');
     const duringFailover = recordVerdict(
       writesPrimaryOnlyVerdict([...writes, ...histories['pooled-writes']!]),
       { attempts: writes.length, timeline },
       'shipped',
+      'during-failover',
+    );
+    const roundRobinWrites = controls['writes-round-robin']!;
+    const duringFailoverControl = recordVerdict(
+      writesPrimaryOnlyVerdict(roundRobinWrites),
+      { attempts: roundRobinWrites.length, timeline: probeTimeline({ writes: roundRobinWrites }, origin) },
+      'round-robin-writes',
       'during-failover',
     );
 
@@ -288,6 +379,10 @@ describe('database tier: losing the primary', () => {
     expect(notRepointed.markerSeenMs).toBeNull();
     expect(rejoinedFollows, `${primary.alias} after the rejoin`).toMatchObject({ streaming: true, senderHost: candidate.alias });
     expect(otherStillFollows, `${otherReplica.alias} after the rejoin`).toMatchObject({ streaming: true, senderHost: candidate.alias });
+    expect(promotionControl.status, promotionControl.measured).toBe('not met');
+    expect(failoverControl.status, failoverControl.measured).toBe('not met');
+    expect(readControl.status, readControl.measured).toBe('not met');
+    expect(duringFailoverControl.status, duringFailoverControl.measured).toBe('not met');
     expect(readResult.status, readResult.measured).toBe('met');
     expect(duringFailover.status, duringFailover.measured).toBe('met');
     expect(promotion.status, promotion.measured).toBe('met');
