@@ -14,20 +14,33 @@ import {
   readComposeServices,
   startupOrderProblems,
 } from '#fixtures/deploy/agreement.js';
-import { COMPOSE_FILE, composeTool, composeTools, parseComposeText, readComposeFile, runCompose } from '#fixtures/deploy/compose-file.js';
-import { composeDown, composeUp, harnessImageEnv, projectContainers } from '#fixtures/deploy/compose-up.js';
+import {
+  COMPOSE_FILE,
+  composeTool,
+  composeTools,
+  parseComposeText,
+  readComposeFile,
+  runCompose,
+} from '#fixtures/deploy/compose/compose-file.js';
+import { composeDown, composeUp, harnessImageEnv, projectContainers } from '#fixtures/deploy/compose/compose-up.js';
 import { deployedServices } from '#fixtures/deploy/deployed.js';
 import { composeEnvironment, tierSecrets } from '#fixtures/services/database-tier.js';
 import { MAILPIT_USER } from '#fixtures/services/mailpit.js';
 import { HOST_PORTS } from '#fixtures/deploy/ports.js';
-import { agreementVerdict, composeToolVerdict, composeUpVerdict, startupOrderVerdict, type ToolCheck } from '#fixtures/deploy/verdicts.js';
+import {
+  agreementVerdict,
+  composeToolVerdict,
+  composeUpVerdict,
+  startupOrderVerdict,
+  type ToolCheck,
+} from '#fixtures/deploy/usability/verdicts.js';
 import { withClient } from '#fixtures/clients/pg-probes.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { runDir } from '#fixtures/run/run-folder.js';
-import { freeSubnet } from '#fixtures/deploy/subnet.js';
-import { monitoringUsability } from '#fixtures/deploy/monitoring-usable.js';
-import { meshUsability } from '#fixtures/deploy/mesh-usable.js';
-import { endToEndUsability } from '#fixtures/deploy/end-to-end-usable.js';
+import { freeSubnet } from '#fixtures/deploy/compose/subnet.js';
+import { monitoringUsability } from '#fixtures/deploy/usability/monitoring-usable.js';
+import { meshUsability } from '#fixtures/deploy/usability/mesh-usable.js';
+import { endToEndUsability } from '#fixtures/deploy/usability/end-to-end-usable.js';
 import { progress } from '#fixtures/run/progress.js';
 import { withMetrics } from '#fixtures/checks/verdict.js';
 import { metric } from '#fixtures/checks/metric.js';

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect } from 'vitest';
-import { type LoadFigures, segmentsVerdict } from '#fixtures/deploy/verdicts.js';
+import { type LoadFigures, segmentsVerdict } from '#fixtures/deploy/usability/verdicts.js';
 import { type RunnerResult, runSegments, runWhole, summaryValue } from '#fixtures/load/k6-segments.js';
 import { type LoadProfile, testRunManifest } from '#fixtures/load/segments.js';
 import { upstreamImage } from '#fixtures/images/catalog.js';

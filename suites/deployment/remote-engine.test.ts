@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { remoteEngineVerdict, type RemoteEngineRun } from '#fixtures/deploy/verdicts.js';
+import { remoteEngineVerdict, type RemoteEngineRun } from '#fixtures/deploy/usability/verdicts.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { REPO_ROOT } from '#fixtures/run/run-folder.js';
 import { freePort } from '#fixtures/support/free-port.js';
