@@ -46,21 +46,41 @@ for (let attempt = 1; ; attempt += 1) {
   }
 }
 
-try {
-  const existing = new Set(await admin.listTopics());
-  const missing = wanted.filter((t) => !existing.has(t.name));
-  if (missing.length > 0) {
-    await admin.createTopics({
-      waitForLeaders: false,
-      timeout: 30_000,
-      topics: missing.map((t) => ({
-        topic: t.name,
-        numPartitions: t.partitions,
-        replicationFactor: t.replicationFactor,
-        configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
-      })),
-    });
+/**
+ * Creates what is missing. Bounded retries: a broker reports healthy before the controller has
+ * registered every broker, and until then a replication factor of 3 is refused
+ * (INVALID_REPLICATION_FACTOR) or the request times out. Each refusal is logged with its reason.
+ */
+async function createMissing(): Promise<TopicSpec[]> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const existing = new Set(await admin.listTopics());
+      const missing = wanted.filter((t) => !existing.has(t.name));
+      if (missing.length > 0) {
+        await admin.createTopics({
+          waitForLeaders: false,
+          timeout: 30_000,
+          topics: missing.map((t) => ({
+            topic: t.name,
+            numPartitions: t.partitions,
+            replicationFactor: t.replicationFactor,
+            configEntries: Object.entries(t.config ?? {}).map(([name, value]) => ({ name, value })),
+          })),
+        });
+      }
+      return missing;
+    } catch (error) {
+      const reason = `${(error as { type?: string }).type ?? (error as Error).name}: ${(error as Error).message}`;
+      if (attempt >= CREATE_ATTEMPTS) throw new Error(`creating topics failed ${attempt} times, last: ${reason}`, { cause: error });
+      log(`attempt ${attempt} of ${CREATE_ATTEMPTS} refused (${reason}); retrying in 2 s`);
+      await sleep(2_000);
+    }
   }
+}
+const CREATE_ATTEMPTS = 15;
+
+try {
+  const missing = await createMissing();
   // KRaft propagates new topics to every broker asynchronously: wait (bounded) for a leader of every partition.
   const deadline = Date.now() + 30_000;
   for (;;) {
