@@ -17,7 +17,7 @@ import {
 } from '#fixtures/checks/database.js';
 import { metric } from '#fixtures/checks/metric.js';
 import { verdict } from '#fixtures/checks/verdict.js';
-import { measureOpenLoopLag, now, PROBE_SCHEMA, startWriteLoad, withClient } from '#fixtures/clients/pg-probes.js';
+import { measureOpenLoopLag, now, openClient, PROBE_SCHEMA, startWriteLoad, withClient } from '#fixtures/clients/pg-probes.js';
 import { pause, restart, unpause } from '#fixtures/faults/faults.js';
 import { printSummary, recordVerdict } from '#fixtures/report/measurements.js';
 import { byProfile, currentProfile } from '#fixtures/run/profile.js';
@@ -391,19 +391,26 @@ describe('database tier: streaming replication', () => {
         async (c) => (await c.query('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0].lsn as string,
       );
       const from = now();
-      // Waits past the bound: the checker, not the poll's timeout, decides.
+      // Waits past the bound: the checker, not the poll's timeout, decides. A server still starting
+      // refuses connections: that is "not caught up yet", so the poll reconnects instead of failing.
       let catchUpMs: number | undefined;
-      await withClient(server.clientConfig(), async (c) => {
-        while (now() - from < waitMs) {
-          const caught = (await c.query<{ caught: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught', [target])).rows[0]!
-            .caught;
+      let client: Awaited<ReturnType<typeof openClient>> | undefined;
+      while (now() - from < waitMs) {
+        try {
+          client ??= await openClient(server.clientConfig(), 2_000, 5_000);
+          const caught = (await client.query<{ caught: boolean }>('SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn AS caught', [target]))
+            .rows[0]!.caught;
           if (caught) {
             catchUpMs = now() - from;
-            return;
+            break;
           }
-          await pace(50);
+        } catch {
+          await client?.end().catch(() => undefined);
+          client = undefined;
         }
-      });
+        await pace(50);
+      }
+      await client?.end().catch(() => undefined);
       return { catchUpMs, restartMs, targetLsn: target, waitedMs: now() - from };
     };
     try {
@@ -422,10 +429,16 @@ describe('database tier: streaming replication', () => {
           `recovery_min_apply_delay-${CATCH_UP_CONTROL_DELAY}`,
         );
       } finally {
-        await withClient(delayed.clientConfig(), async (c) => {
-          await c.query('ALTER SYSTEM RESET recovery_min_apply_delay');
-          await c.query('SELECT pg_reload_conf()');
-        });
+        // Bounded retry: the delayed replica may still be starting; it must not stay delayed for the tests after this one.
+        const reset = () =>
+          withClient(delayed.clientConfig(), async (c) => {
+            await c.query('ALTER SYSTEM RESET recovery_min_apply_delay');
+            await c.query('SELECT pg_reload_conf()');
+          }).then(
+            () => true,
+            () => false,
+          );
+        await expect.poll(reset, { timeout: 90_000, interval: 1_000 }).toBe(true);
       }
       expect(result.status, result.measured).toBe('met');
       expect(control.status, control.measured).toBe('not met');
