@@ -24,7 +24,7 @@ import {
   topicsVerdict,
 } from '#fixtures/checks/streams.js';
 import { metric } from '#fixtures/checks/metric.js';
-import { cpuSnapshot, machineCores, perfStep, producerCeiling } from '#fixtures/clients/kafka-perf.js';
+import { cpuSnapshot, machineCores, perfStep, producerCeiling, type QuietWait, untilQuiet } from '#fixtures/clients/kafka-perf.js';
 import {
   endOffsets,
   nowMs,
@@ -514,8 +514,16 @@ describe('stream tier', () => {
       };
     };
     const runs: Array<LatencyRun & { lateTicks: number }> = [];
+    let settle: QuietWait | undefined;
     {
       await using shipped = await processor(topology, { processor: 'customer-analytics' });
+      // Start-up excluded: brokers and processor idle before the first window (principle: under
+      // 0.5 cores together — their idle cost is ~0.25, docs/idle-cost.md — read over 2 s, 120 s at most).
+      settle = await untilQuiet([...kafka.brokers, shipped.container], { belowCores: 0.5 });
+      progress(
+        'latency',
+        `${settle.settled ? 'settled' : 'NOT settled'} after ${settle.waitedMs} ms (cores per 2 s window: ${settle.windows.join(', ')})`,
+      );
       for (const rate of rates)
         runs.push(await measure(SHIPPED_TOPICS, rate, durationMs, warmUpMs, `lat${rate}`, [...kafka.brokers, shipped.container]));
       void shipped;
@@ -532,6 +540,7 @@ describe('stream tier', () => {
       figures: result.figures,
       floor: result.floor,
       lateTicks: runs.map((r) => r.lateTicks),
+      settle,
     });
     writeRunFile('benchmark/streams-latency.json', {
       environment: describeEnvironment(),
