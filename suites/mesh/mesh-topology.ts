@@ -19,6 +19,9 @@ export const SHORT_FILL_SECONDS = 6;
 /** The document's other admin port, where the shipped file does not put the admin interface. */
 export const OTHER_ADMIN_PORT = 15001;
 
+/** The slow-ejection control's threshold: at 2 s between failing checks it ejects after ≥ 38 s, past any bound the suite applies. */
+export const SLOW_EJECT_THRESHOLD = 20;
+
 const unlimited = envoyConfig.withRateLimitEnabled(SHIPPED, 0);
 const pair = (config: string): string =>
   envoyConfig.withBackendEndpoints(config, [
@@ -49,6 +52,9 @@ export function meshConfigs(): Record<string, string> {
     'envoy-no-hsts': envoyConfig.withoutResponseHeader(SHIPPED, 'strict-transport-security'),
     'envoy-cors-any': envoyConfig.withCorsAnyOrigin(SHIPPED),
     'envoy-no-hc': envoyConfig.withoutHealthChecks(SHIPPED),
+    // Health checks present but slow to act: a failing /health counts towards 20 failures in a row
+    // (≥ 19 × 2 s) instead of ejecting at once.
+    'envoy-slow-eject': envoyConfig.withSlowEjection(unlimited, SLOW_EJECT_THRESHOLD),
     // The same change on the two-backend topology (the endpoints are the topology, not a second change).
     'envoy-pair-no-hc': pair(envoyConfig.withoutHealthChecks(SHIPPED)),
     'envoy-admin-15001': envoyConfig.withAdminPort(SHIPPED, OTHER_ADMIN_PORT),

@@ -48,6 +48,7 @@ import {
   POSTGRES_LISTENER,
   SHIPPED,
   SHORT_FILL_SECONDS,
+  SLOW_EJECT_THRESHOLD,
   SLOW_PROXY,
   tlsConfigs,
 } from './mesh-topology.js';
@@ -71,7 +72,6 @@ const policy = {
   perTryTimeoutMs: boundValue('mesh.retries', 'per-try-timeout'),
 };
 const bucket = {
-  ...envoyConfig.tokenBucket(SHIPPED),
   maxTokens: boundValue('mesh.rate-limit', 'max-tokens'),
   tokensPerFill: boundValue('mesh.rate-limit', 'tokens-per-fill'),
   fillIntervalSeconds: boundValue('mesh.rate-limit', 'fill-interval'),
@@ -530,6 +530,7 @@ describe('mesh tier: Envoy in front of the backend', () => {
       single: envoy(topology, 'envoy-unlimited'),
       pair: envoy(topology, 'envoy-pair'),
       singleNoHc: envoy(topology, 'envoy-no-hc'),
+      singleSlow: envoy(topology, 'envoy-slow-eject'),
       pairNoHc: envoy(topology, 'envoy-pair-no-hc'),
     };
     type Name = keyof typeof watched;
@@ -552,6 +553,10 @@ describe('mesh tier: Envoy in front of the backend', () => {
       // A check armed before this test's first request may still run on the no-traffic interval.
       trafficJustStarted: !trafficBefore.every(Boolean),
       observationMs,
+      ceilingMs: {
+        eject: boundValue('mesh.health-checks', 'eject-within') * 1000,
+        restore: boundValue('mesh.health-checks', 'restore-within') * 1000,
+      },
     });
     const operations: Array<Timeline['operations'][number]> = [];
     const observe = async (t0: number): Promise<Record<Name, boolean>> => {
@@ -594,6 +599,7 @@ describe('mesh tier: Envoy in front of the backend', () => {
     };
     const aloneShipped = await alone(watched.single);
     const aloneNoHc = await alone(watched.singleNoHc);
+    const aloneSlow = await alone(watched.singleSlow);
     const spreadShipped = await spread(watched.pair);
     const spreadNoHc = await spread(watched.pairNoHc);
 
@@ -637,8 +643,16 @@ describe('mesh tier: Envoy in front of the backend', () => {
       { alone: aloneNoHc, spread: spreadNoHc, timeline },
       'health-checks-removed',
     );
+    // The timing control: health checks present, but 20 failures in a row before a host leaves.
+    const slow = recordVerdict(
+      judge('singleSlow', 'pair', aloneSlow, spreadShipped),
+      { alone: aloneSlow, unhealthyThreshold: SLOW_EJECT_THRESHOLD, timeline },
+      'slow-ejection',
+    );
     expect(shipped.status, `${shipped.measured} — ${shipped.reason ?? ''}`).toBe('met');
     expect(broken.status, broken.measured).toBe('not met');
+    expect(slow.status, slow.measured).toBe('not met');
+    expect(slow.reason).toMatch(/one backend, ejection/);
   });
 
   test('mesh.tls: the mTLS variant serves a client with a valid certificate and refuses one without or from another CA (negative control: client certificate optional)', async ({
