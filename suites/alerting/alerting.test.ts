@@ -54,6 +54,7 @@ import {
 import { mailpitService, type StartedMailpit } from '#fixtures/services/mailpit.js';
 import { type StartedWebhookReceiver, webhookReceiverService } from '#fixtures/services/webhook.js';
 import type { Topology } from '#fixtures/topology/topology.js';
+import { observationWindow, pollUntil } from '#fixtures/support/observe.js';
 import { topologyTest } from '#fixtures/vitest/topology-test.js';
 
 const TEST_TIMINGS = { groupInterval: '5s' } as const;
@@ -175,8 +176,6 @@ function combos(variant: Variant): Combo[] {
   );
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function allDeliveries(topology: Topology): Promise<Array<Delivery & { text?: string }>> {
   const mail = mailpitClient(topology.get<StartedMailpit>('mailpit'));
   const hook = new WebhookClient((p) => topology.get<StartedWebhookReceiver>('webhook-receiver').url(p));
@@ -207,9 +206,12 @@ async function runMatrix(topology: Topology, variant: Variant): Promise<MatrixRu
   const client = AlertmanagerClient.of(manager);
   const list = combos(variant);
   const { sentAt: postedAt } = await client.post(list.map((c) => c.alert));
-  await sleep(longestGroupWaitMs + LATENCY_MARGIN_MS + DELIVERY_MARGIN_MS);
+  await observationWindow(longestGroupWaitMs + LATENCY_MARGIN_MS + DELIVERY_MARGIN_MS, 'the longest group_wait, firing');
   const { sentAt: resolvedAt } = await client.resolve(list.map((c) => c.alert));
-  await sleep(promDurationMs(TEST_TIMINGS.groupInterval) + LATENCY_MARGIN_MS + DELIVERY_MARGIN_MS);
+  await observationWindow(
+    promDurationMs(TEST_TIMINGS.groupInterval) + LATENCY_MARGIN_MS + DELIVERY_MARGIN_MS,
+    'one group_interval, resolved',
+  );
   const deliveries = (await allDeliveries(topology)).filter((d) => list.some((c) => d.alertnames.includes(c.alertname)));
   const cases: RoutingCase[] = [];
   const resolutions: MatrixRun['resolutions'] = [];
@@ -271,12 +273,10 @@ async function observeReceiverDown(topology: Topology): Promise<ReceiverDownObse
   };
   const before = await client.notificationCounters();
   const { sentAt: postedAt } = await client.post([alert]);
-  const deadline = postedAt + RECEIVER_DOWN_BOUND.boundMs;
-  let observation: ReceiverDownObservation;
-  for (;;) {
+  const read = async (): Promise<ReceiverDownObservation> => {
     const after = await client.notificationCounters();
     const delta = (key: string) => counterSum(after, key) - counterSum(before, key);
-    observation = {
+    return {
       integration: 'slack',
       postedAt,
       endedAt: Date.now(),
@@ -289,9 +289,12 @@ async function observeReceiverDown(topology: Topology): Promise<ReceiverDownObse
       boundMs: RECEIVER_DOWN_BOUND.boundMs,
       boundFormula: RECEIVER_DOWN_BOUND.formula,
     };
-    if (receiverDownVerdict(observation).status === 'met' || Date.now() >= deadline) break;
-    await sleep(500);
-  }
+  };
+  // Until the checker is satisfied or the bound has passed since the post: the last reading is judged either way.
+  const { value: observation } = await pollUntil(read, (o) => receiverDownVerdict(o).status === 'met', {
+    timeoutMs: Math.max(0, postedAt + RECEIVER_DOWN_BOUND.boundMs - Date.now()),
+    intervalMs: 500,
+  });
   await client.resolve([alert]);
   return observation;
 }
@@ -306,7 +309,7 @@ async function observeGrouping(topology: Topology, alertmanager: string, alertna
       annotations: { summary: 'grouped' },
     })),
   );
-  await sleep(5_000 + LATENCY_MARGIN_MS + DELIVERY_MARGIN_MS);
+  await observationWindow(5_000 + LATENCY_MARGIN_MS + DELIVERY_MARGIN_MS, 'the critical group_wait');
   const mails = (await allDeliveries(topology)).filter(
     (d) => d.kind === 'email' && d.to === 'oncall@bss.local' && d.alertnames.includes(alertname),
   );
@@ -328,16 +331,14 @@ async function observeRepeat(
   };
   await client.post([alert]);
   // The window is the shipped instance's (REPEAT_TIMINGS), whatever this instance's repeat_interval.
-  const deadline = Date.now() + 5_000 + promDurationMs(REPEAT_TIMINGS.repeatInterval) + promDurationMs(timings.groupInterval) + 10_000;
-  let arrivals: number[] = [];
-  while (Date.now() < deadline) {
-    arrivals = (await allDeliveries(topology))
+  const windowMs = 5_000 + promDurationMs(REPEAT_TIMINGS.repeatInterval) + promDurationMs(timings.groupInterval) + 10_000;
+  const firingArrivals = async (): Promise<number[]> =>
+    (await allDeliveries(topology))
       .filter((d) => d.kind === 'email' && d.to === 'oncall@bss.local' && d.status === 'firing' && d.alertnames.includes(alertname))
       .map((d) => d.at)
       .sort((a, b) => a - b);
-    if (arrivals.length >= 2) break;
-    await sleep(500);
-  }
+  // Until the first notification and one repeat arrived, or the window's end.
+  const { value: arrivals } = await pollUntil(firingArrivals, (a) => a.length >= 2, { timeoutMs: windowMs, intervalMs: 500 });
   await client.resolve([alert]);
   return arrivals;
 }

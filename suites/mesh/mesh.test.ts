@@ -39,6 +39,7 @@ import { assertEnvoyConfigsValid, ENVOY_ADMIN_PORT, type StartedEnvoy } from '#f
 import { postgresService, type StartedPostgres } from '#fixtures/services/postgres.js';
 import type { StartedToxiproxy } from '#fixtures/services/toxiproxy.js';
 import type { Topology } from '#fixtures/topology/topology.js';
+import { observationWindow, pollUntil } from '#fixtures/support/observe.js';
 import { topologyTest } from '#fixtures/vitest/topology-test.js';
 import { envoyTlsFiles, generateMeshCertificates } from './certificates.js';
 import {
@@ -88,7 +89,6 @@ const configured = (claim: string) => configuredReadings(claim, composeFiles);
 const envoy = (t: Topology, name = 'envoy'): StartedEnvoy => t.get<StartedEnvoy>(name);
 const backend = (t: Topology, name = 'backend'): StartedBackend => t.get<StartedBackend>(name);
 const api = (e: StartedEnvoy, path = '/api/customers'): string => e.proxyUrl(path);
-const settle = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 afterAll(() => printSummary('mesh'));
 
@@ -444,7 +444,7 @@ describe('mesh tier: Envoy in front of the backend', () => {
     const refillBucket = { ...bucket, fillIntervalSeconds: SHORT_FILL_SECONDS };
     await fastSequence(api(refill), bucket.maxTokens + 10, 10);
     const drainedAt = performance.now();
-    await settle(SHORT_FILL_SECONDS * 1000); // the measured quantity: one fill interval
+    await observationWindow(SHORT_FILL_SECONDS * 1000, 'one fill interval of the refill variant');
     const burst = await fastSequence(api(refill), bucket.tokensPerFill * 3, 10);
     const waitedMs = performance.now() - drainedAt - burst.elapsedMs / 2;
     const regained = burst.operations.filter((op) => op.status === 200).length;
@@ -576,11 +576,14 @@ describe('mesh tier: Envoy in front of the backend', () => {
     const ejectDone = (): boolean =>
       shippedNames.every((n) => ejected[n] !== undefined) &&
       (names.every((n) => ejected[n] !== undefined) || performance.now() - t0 > bounds.ejectMs);
-    while (performance.now() < ejectDeadline && !ejectDone()) {
-      const healthy = await observe(t0);
-      for (const n of names) if (ejected[n] === undefined && !healthy[n]) ejected[n] = performance.now() - t0;
-      await settle(poll);
-    }
+    await pollUntil(
+      async () => {
+        const healthy = await observe(t0);
+        for (const n of names) if (ejected[n] === undefined && !healthy[n]) ejected[n] = performance.now() - t0;
+      },
+      ejectDone,
+      { timeoutMs: ejectDeadline - performance.now(), intervalMs: poll },
+    );
     progress('mesh', `ejected after ${ejected.single?.toFixed(0)} ms (one backend), ${ejected.pair?.toFixed(0)} ms (two)`);
 
     const alone = async (e: StartedEnvoy) => {
@@ -607,11 +610,14 @@ describe('mesh tier: Envoy in front of the backend', () => {
     await b.control({ command: 'health', healthy: true });
     const restored: Partial<Record<Name, number>> = {};
     const restoreDeadline = t1 + bounds.restoreMs + 10_000;
-    while (performance.now() < restoreDeadline && shippedNames.some((n) => restored[n] === undefined)) {
-      const healthy = await observe(t0);
-      for (const n of names) if (restored[n] === undefined && healthy[n]) restored[n] = performance.now() - t1;
-      await settle(poll);
-    }
+    await pollUntil(
+      async () => {
+        const healthy = await observe(t0);
+        for (const n of names) if (restored[n] === undefined && healthy[n]) restored[n] = performance.now() - t1;
+      },
+      () => shippedNames.every((n) => restored[n] !== undefined),
+      { timeoutMs: restoreDeadline - performance.now(), intervalMs: poll },
+    );
     const timeline: Timeline = {
       unit: 'ms',
       operations,

@@ -25,6 +25,7 @@ import {
 } from '#fixtures/checks/streams.js';
 import { metric } from '#fixtures/checks/metric.js';
 import { percentile } from '#fixtures/checks/statistics.js';
+import { threadWindow } from '#fixtures/support/thread-cpu.js';
 import { cpuSnapshot, machineCores, perfStep, producerCeiling, type QuietWait, untilQuiet } from '#fixtures/clients/kafka-perf.js';
 import {
   endOffsets,
@@ -432,10 +433,15 @@ describe('stream tier', () => {
       warmUp: number,
       tag: string,
       ours: readonly StartedTestContainer[],
-    ): Promise<LatencyRun & { lateTicks: number }> => {
+    ): Promise<LatencyRun & { lateTicks: number; threads: Record<string, unknown> }> => {
       await using out = await TopicRecorder.start(brokers, topics.analytics);
       await pipelineFlowing(brokers, topics, out, `${tag}-warm`);
       progress('latency', `${tag}: ${rate} events/s for ${ms / 1000} s`);
+      // Where the window's CPU goes, by thread pool (C2 compiler, request handlers, GC …): the
+      // evidence for a slow window, which a core count alone cannot explain.
+      const threads = await threadWindow(
+        ours.map((c, i) => ({ name: i < kafka.brokers.length ? `kafka-${i + 1}` : 'processor', id: c.getId() })),
+      );
       const before = await cpuSnapshot(ours);
       const loop = await openLoop({
         brokers,
@@ -450,6 +456,7 @@ describe('stream tier', () => {
         },
       });
       const host = hostWindow(before, await cpuSnapshot(ours), machineCores());
+      const busiest = await threads.stop();
       progress('latency', `${tag}: machine during the window: ${JSON.stringify(host)}`);
       const measured = loop.sent.filter((e) => e.intendedAt >= loop.startedAt + warmUp);
       const ids = new Set(measured.map((e) => e.id));
@@ -461,7 +468,7 @@ describe('stream tier', () => {
       const first = new Map<string, number>();
       for (const o of outputsOf(out.records)) if (ids.has(o.inputId) && !first.has(o.inputId)) first.set(o.inputId, o.receivedAt);
       const latenciesMs = measured.filter((e) => first.has(e.id)).map((e) => first.get(e.id)! - e.intendedAt);
-      return { ratePerSecond: rate, sent: measured.length, latenciesMs, lateTicks: loop.lateTicks, host };
+      return { ratePerSecond: rate, sent: measured.length, latenciesMs, lateTicks: loop.lateTicks, host, threads: busiest };
     };
     /**
      * The machine's floor at a rate: the same generator, rate, topic settings (3 partitions, RF 3,
@@ -514,9 +521,9 @@ describe('stream tier', () => {
         host,
       };
     };
-    const runs: Array<LatencyRun & { lateTicks: number }> = [];
+    const runs: Array<LatencyRun & { lateTicks: number; threads: Record<string, unknown> }> = [];
     let settle: QuietWait | undefined;
-    let warmLoad: { ratePerSecond: number; sent: number; p99Ms: number; host: unknown } | undefined;
+    let warmLoad: { ratePerSecond: number; sent: number; p99Ms: number; host: unknown; threads: unknown } | undefined;
     const warmLoadMs = byProfile({ quick: 15_000, nightly: 30_000, release: 60_000 });
     {
       await using shipped = await processor(topology, { processor: 'customer-analytics' });
@@ -526,7 +533,13 @@ describe('stream tier', () => {
       // fetch paths (C2 threads busy in `top -H` of a broker), and alone on 2 cores the brokers then
       // took 1.7 cores at 50 events/s where the same test later in the suite ran at 50/s in 27 ms.
       const warm = await measure(SHIPPED_TOPICS, rates.at(-1)!, warmLoadMs, 0, 'warm-load', [...kafka.brokers, shipped.container]);
-      warmLoad = { ratePerSecond: warm.ratePerSecond, sent: warm.sent, p99Ms: percentile(warm.latenciesMs, 99), host: warm.host };
+      warmLoad = {
+        ratePerSecond: warm.ratePerSecond,
+        sent: warm.sent,
+        p99Ms: percentile(warm.latenciesMs, 99),
+        host: warm.host,
+        threads: warm.threads,
+      };
       settle = await untilQuiet([...kafka.brokers, shipped.container], { belowCores: 0.5 });
       progress(
         'latency',
@@ -548,6 +561,7 @@ describe('stream tier', () => {
       figures: result.figures,
       floor: result.floor,
       lateTicks: runs.map((r) => r.lateTicks),
+      threadsByRun: runs.map((r) => ({ ratePerSecond: r.ratePerSecond, threads: r.threads })),
       warmLoad,
       settle,
     });
