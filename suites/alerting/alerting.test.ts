@@ -138,6 +138,9 @@ const test = topologyTest('alerting', [
   am('alertmanager-group-by-instance', GROUP_BY_INSTANCE),
   // alerts.api's control: API v2 served under a path prefix (a path-routing proxy's setting), so /api/v2 at the root is not it.
   alertmanagerService({ name: 'alertmanager-prefixed', config: testConfig, templates, dependsOn: [], routePrefix: '/alertmanager' }),
+  // alerts.api [v1-as-documented]'s positive control: the same login and config on Alertmanager
+  // 0.26.0, the last release serving the /api/v1 the document shows — where the check must say met.
+  alertmanagerService({ name: 'alertmanager-0.26', config: testConfig, templates, dependsOn: [], image: 'alertmanager-legacy' }),
   ...Object.entries(VARIANTS).map(([variant, config]) => am(`alertmanager-${variant}`, config)),
 ]);
 
@@ -573,7 +576,9 @@ describe('monitoring tier: Alertmanager routing to real receivers', () => {
     expect(v.status, v.reason).toBe('met');
   });
 
-  test('alerts.api: /api/v1/alerts as documented answers 410 on 0.27; API v2 works', async ({ topology }) => {
+  test('alerts.api: /api/v1/alerts as documented answers 410 on 0.27 and 200 on 0.26 (positive control); API v2 works', async ({
+    topology,
+  }) => {
     const client = AlertmanagerClient.of(topology.get<StartedAlertmanager>('alertmanager'));
     const get = await client.statusOf('/api/v1/alerts');
     const post = await client.statusOf('/api/v1/alerts', {
@@ -582,6 +587,21 @@ describe('monitoring tier: Alertmanager routing to real receivers', () => {
       body: JSON.stringify([{ labels: { alertname: 'TestAlert', severity: 'critical' } }]),
     });
     const v1 = recordVerdict(apiV1Verdict(get.status, post.status), { get, post }, 'shipped', 'v1-as-documented');
+    // The positive control: the documented calls against the Alertmanager that still serves them.
+    const legacy = AlertmanagerClient.of(topology.get<StartedAlertmanager>('alertmanager-0.26'));
+    const legacyGet = await legacy.statusOf('/api/v1/alerts');
+    const legacyPost = await legacy.statusOf('/api/v1/alerts', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([{ labels: { alertname: 'TestAlert', severity: 'critical' } }]),
+    });
+    const v1Served = recordVerdict(
+      apiV1Verdict(legacyGet.status, legacyPost.status),
+      { get: legacyGet, post: legacyPost, image: 'alertmanager 0.26.0' },
+      'alertmanager-0.26',
+      'v1-as-documented',
+      'met',
+    );
     const alertname = `A_api_${RUN}`;
     const t0 = performance.now();
     const { status } = await client.post([{ labels: { alertname, severity: 'none-routing-test', component: 'api' } }]);
@@ -609,6 +629,7 @@ describe('monitoring tier: Alertmanager routing to real receivers', () => {
     );
     expect(v1.status).toBe('not met');
     expect(get.status).toBe(410);
+    expect(v1Served.status, `the positive control must pass: ${v1Served.measured}`).toBe('met');
     expect(v2.status).toBe('met');
     expect(caught.status, caught.measured).toBe('not met');
   });
