@@ -580,24 +580,22 @@ describe('monitoring tier: Alertmanager routing to real receivers', () => {
     topology,
   }) => {
     const client = AlertmanagerClient.of(topology.get<StartedAlertmanager>('alertmanager'));
-    const get = await client.statusOf('/api/v1/alerts');
-    const post = await client.statusOf('/api/v1/alerts', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([{ labels: { alertname: 'TestAlert', severity: 'critical' } }]),
+    /** The document's two v1 calls: list the alerts, post one. */
+    const documentedV1Calls = async (am: AlertmanagerClient) => ({
+      get: await am.statusOf('/api/v1/alerts'),
+      post: await am.statusOf('/api/v1/alerts', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify([{ labels: { alertname: 'TestAlert', severity: 'critical' } }]),
+      }),
     });
+    const { get, post } = await documentedV1Calls(client);
     const v1 = recordVerdict(apiV1Verdict(get.status, post.status), { get, post }, 'shipped', 'v1-as-documented');
     // The positive control: the documented calls against the Alertmanager that still serves them.
-    const legacy = AlertmanagerClient.of(topology.get<StartedAlertmanager>('alertmanager-0.26'));
-    const legacyGet = await legacy.statusOf('/api/v1/alerts');
-    const legacyPost = await legacy.statusOf('/api/v1/alerts', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify([{ labels: { alertname: 'TestAlert', severity: 'critical' } }]),
-    });
+    const legacy = await documentedV1Calls(AlertmanagerClient.of(topology.get<StartedAlertmanager>('alertmanager-0.26')));
     const v1Served = recordVerdict(
-      apiV1Verdict(legacyGet.status, legacyPost.status),
-      { get: legacyGet, post: legacyPost, image: 'alertmanager 0.26.0' },
+      apiV1Verdict(legacy.get.status, legacy.post.status),
+      { ...legacy, image: 'alertmanager 0.26.0' },
       'alertmanager-0.26',
       'v1-as-documented',
       'met',
