@@ -25,7 +25,7 @@ import {
 } from '#fixtures/checks/streams.js';
 import { metric } from '#fixtures/checks/metric.js';
 import { percentile } from '#fixtures/checks/statistics.js';
-import { threadWindow, type ThreadsQuietWait, untilThreadsQuiet } from '#fixtures/support/thread-cpu.js';
+import { threadWindow } from '#fixtures/support/thread-cpu.js';
 import { cpuSnapshot, machineCores, perfStep, producerCeiling, type QuietWait, untilQuiet } from '#fixtures/clients/kafka-perf.js';
 import {
   endOffsets,
@@ -523,7 +523,6 @@ describe('stream tier', () => {
     };
     const runs: Array<LatencyRun & { lateTicks: number; threads: Record<string, unknown> }> = [];
     let settle: QuietWait | undefined;
-    let jit: ThreadsQuietWait | undefined;
     let warmLoad: { ratePerSecond: number; sent: number; p99Ms: number; host: unknown; threads: unknown } | undefined;
     const warmLoadMs = byProfile({ quick: 15_000, nightly: 30_000, release: 60_000 });
     {
@@ -546,29 +545,6 @@ describe('stream tier', () => {
         'latency',
         `${settle.settled ? 'settled' : 'NOT settled'} after ${settle.waitedMs} ms (cores per 2 s window: ${settle.windows.join(', ')})`,
       );
-      // Principle fixed before measuring: the document's latency is a running system's, so the
-      // windows open once the brokers' JIT compilers have drained their queue (under 0.02 cores
-      // each over 5 s). A CI run found them at 0.13-0.24 cores per broker all through the 50/s
-      // window that followed the warm load: a third of the cores the pipeline used.
-      jit = await untilThreadsQuiet(
-        kafka.brokers.map((broker, i) => ({ name: `kafka-${i + 1}`, id: broker.getId() })),
-        {
-          threads: /Compiler/,
-          belowCores: 0.02,
-          windowMs: 5_000,
-          timeoutMs: byProfile({ quick: 60_000, nightly: 90_000, release: 120_000 }),
-        },
-      );
-      progress(
-        'latency',
-        `JIT compilers ${jit.settled ? 'quiet' : 'NOT quiet'} after ${jit.waitedMs} ms (cores per broker per 5 s window: ${jit.windows
-          .map((w) =>
-            Object.values(w)
-              .map((c) => c.toFixed(3))
-              .join('/'),
-          )
-          .join(', ')})`,
-      );
       for (const rate of rates)
         runs.push(await measure(SHIPPED_TOPICS, rate, durationMs, warmUpMs, `lat${rate}`, [...kafka.brokers, shipped.container]));
       void shipped;
@@ -588,7 +564,6 @@ describe('stream tier', () => {
       threadsByRun: runs.map((r) => ({ ratePerSecond: r.ratePerSecond, threads: r.threads })),
       warmLoad,
       settle,
-      jit,
     });
     writeRunFile('benchmark/streams-latency.json', {
       environment: describeEnvironment(),
