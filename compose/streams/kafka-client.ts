@@ -6,7 +6,11 @@
  */
 import kafkajs from 'kafkajs';
 import type { Consumer, Producer, Admin, logCreator, IHeaders } from 'kafkajs';
+import { stopIdleRequestQueueTimers } from './kafkajs-idle.ts';
 import { latestOffsets, type OffsetPosition, SerialBatcher } from './pipeline.ts';
+
+// Before any connection: kafkajs's request queue would otherwise re-arm a 1 ms timer per broker connection for ever.
+stopIdleRequestQueueTimers();
 
 const { Kafka, logLevel, CompressionTypes, Partitioners } = kafkajs;
 
