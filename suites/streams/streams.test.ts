@@ -25,7 +25,7 @@ import {
 } from '#fixtures/checks/streams.js';
 import { metric } from '#fixtures/checks/metric.js';
 import { percentile } from '#fixtures/checks/statistics.js';
-import { threadWindow } from '#fixtures/support/thread-cpu.js';
+import { type ThreadPools, threadWindow } from '#fixtures/support/thread-cpu.js';
 import { cpuSnapshot, machineCores, perfStep, producerCeiling, type QuietWait, untilQuiet } from '#fixtures/clients/kafka-perf.js';
 import {
   endOffsets,
@@ -433,7 +433,7 @@ describe('stream tier', () => {
       warmUp: number,
       tag: string,
       ours: readonly StartedTestContainer[],
-    ): Promise<LatencyRun & { lateTicks: number; threads: Record<string, unknown> }> => {
+    ): Promise<LatencyRun & { lateTicks: number; threads: ThreadPools }> => {
       await using out = await TopicRecorder.start(brokers, topics.analytics);
       await pipelineFlowing(brokers, topics, out, `${tag}-warm`);
       progress('latency', `${tag}: ${rate} events/s for ${ms / 1000} s`);
@@ -521,9 +521,9 @@ describe('stream tier', () => {
         host,
       };
     };
-    const runs: Array<LatencyRun & { lateTicks: number; threads: Record<string, unknown> }> = [];
+    const runs: Array<LatencyRun & { lateTicks: number; threads: ThreadPools }> = [];
     let settle: QuietWait | undefined;
-    let warmLoad: { ratePerSecond: number; sent: number; p99Ms: number; host: unknown; threads: unknown } | undefined;
+    let warmLoad: { ratePerSecond: number; sent: number; p99Ms: number; host: unknown; threads: ThreadPools } | undefined;
     const warmLoadMs = byProfile({ quick: 15_000, nightly: 30_000, release: 60_000 });
     {
       await using shipped = await processor(topology, { processor: 'customer-analytics' });
