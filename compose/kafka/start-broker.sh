@@ -34,7 +34,13 @@
 #   KAFKA_CONFIG_DIR                where server.properties and log4j2.properties are written;
 #                                   default /tmp/kafka-config
 #   KAFKA_HEAP_OPTS                 default "-Xms256m -Xmx512m"
-#   KAFKA_JVM_OPTS                  extra JVM options
+#   KAFKA_JIT_OPTS                  JIT compiler options; default "-XX:TieredStopAtLevel=1" (C1
+#                                   only). Three brokers sharing two cores spent 0.67-0.71 cores in
+#                                   their C2 compiler threads through minutes of 50 events/s, and
+#                                   stream latency flipped with it (docs/streams.md, "Broker JIT").
+#                                   Set it to "" on a host with cores to spare per broker: C2 then
+#                                   finishes compiling and its code is faster at peak.
+#   KAFKA_JVM_OPTS                  extra JVM options (last, so they override the above)
 #   KAFKA_HOME                      default /opt/kafka
 #
 # Host clients: a client outside the docker network bootstraps through EXTERNAL and then talks to
@@ -174,4 +180,4 @@ set -f # the option variables below are split into words on purpose, but never g
 exec java ${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m} \
   -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
   -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-  ${KAFKA_JVM_OPTS:-} "$LOG_OPT" -cp "$CP" kafka.Kafka "$SERVER_PROPERTIES"
+  ${KAFKA_JIT_OPTS--XX:TieredStopAtLevel=1} ${KAFKA_JVM_OPTS:-} "$LOG_OPT" -cp "$CP" kafka.Kafka "$SERVER_PROPERTIES"
