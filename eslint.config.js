@@ -21,4 +21,15 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // The harness's kafkajs clients carry the idle fix (fixtures/clients/kafkajs.ts).
+    files: ['fixtures/**/*.ts', 'suites/**/*.ts'],
+    ignores: ['fixtures/clients/kafkajs.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'kafkajs', message: "Import from fixtures/clients/kafkajs.ts: it stops kafkajs's 1 ms idle timers." }] },
+      ],
+    },
+  },
 );

@@ -4,7 +4,7 @@
  * harness reads both back. Negative control: the same Envoy configuration pointed at a backend
  * without database or Kafka (one change: the endpoint) — the checker must say not met.
  */
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '#fixtures/clients/kafkajs.js';
 import pg from 'pg';
 import { afterAll, describe, expect, vi } from 'vitest';
 import * as envoyConfig from '#fixtures/services/envoy-variants.js';

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel } from '#fixtures/clients/kafkajs.js';
 import pg from 'pg';
 import { describe, expect } from 'vitest';
 import { CATALOG, type Component } from '#fixtures/images/catalog.js';
