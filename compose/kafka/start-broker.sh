@@ -37,7 +37,7 @@
 #   KAFKA_JIT_OPTS                  JIT compiler options; default "-XX:TieredStopAtLevel=1" (C1
 #                                   only). Three brokers sharing two cores spent 0.67-0.71 cores in
 #                                   their C2 compiler threads through minutes of 50 events/s, and
-#                                   stream latency flipped with it (docs/streams.md, "Broker JIT").
+#                                   stream latency flipped with it (docs/streams.md, "The brokers' JIT: C1 only").
 #                                   Set it to "" on a host with cores to spare per broker: C2 then
 #                                   finishes compiling and its code is faster at peak.
 #   KAFKA_JVM_OPTS                  extra JVM options (last, so they override the above)
