@@ -82,10 +82,26 @@ const amConfig = withTestTimings(SHIPPED_ALERTMANAGER_CONFIG, AM_TEST_TIMINGS);
 const receivers = ['mailpit', 'webhook-receiver'];
 const SLOW_RULES = 'prometheus-slow-rules';
 const SLOW_RULE_FOR = '10m';
-/** The deployed test config without its alerting section: the control only evaluates. */
+/**
+ * The control's own postgres_exporter. 0.11 connects under one process-wide lock and, when the
+ * connection fails, sleeps a second before letting go (`Servers.GetServer`): with the primary gone
+ * every scrape holds the exporter for 1 s, and the scrapes of several Prometheus servers queue.
+ * Three servers on one exporter once pushed the judged server's scrapes past their 4 s timeout in
+ * CI, so `pg_up` vanished instead of reading 0 and the shipped page never came. The judged server
+ * now shares its exporter only with `prometheus-unfiltered` (the shipped 15 s cadence).
+ */
+const CONTROL_EXPORTER = 'postgres-exporter-control';
+/** The deployed test config without its alerting section (the control only evaluates), scraping its own exporter. */
 const silentConfig = (() => {
-  const parsed = parse(deployed.config) as Record<string, unknown>;
+  const parsed = parse(deployed.config) as {
+    alerting?: unknown;
+    scrape_configs?: Array<{ job_name: string; static_configs?: Array<{ targets: string[] }> }>;
+  };
   delete parsed.alerting;
+  const job = parsed.scrape_configs?.find((j) => j.job_name === 'postgres-exporter');
+  if (!job?.static_configs?.length) throw new Error('the deployed Prometheus config has no postgres-exporter job to point the control at');
+  for (const group of job.static_configs)
+    group.targets = group.targets.map((t) => t.replace(/^postgres-exporter:/, `${CONTROL_EXPORTER}:`));
   return stringify(parsed);
 })();
 
@@ -94,6 +110,7 @@ const test = topologyTest(
   [
     ...databaseTier(secrets),
     postgresExporterService({ postgres: PRIMARY }),
+    postgresExporterService({ name: CONTROL_EXPORTER, postgres: PRIMARY }),
     nodeExporterService(),
     mailpitService(),
     webhookReceiverService(),
@@ -113,7 +130,7 @@ const test = topologyTest(
       name: SLOW_RULES,
       config: silentConfig,
       rules: { [RULES_FILE]: withRuleFor(shippedRules[RULES_FILE]!, SLOW_RULE_FOR) },
-      dependsOn: ['prometheus'],
+      dependsOn: ['prometheus', CONTROL_EXPORTER],
     }),
   ],
   {
@@ -122,6 +139,7 @@ const test = topologyTest(
       ...REPLICAS,
       HAPROXY,
       'postgres-exporter',
+      CONTROL_EXPORTER,
       'node-exporter',
       'mailpit',
       'webhook-receiver',
@@ -181,10 +199,14 @@ async function firstArrival(
 /**
  * The control's page for the same fault, judged by the same checker: "paged" when its alert is
  * firing at the moment the shipped page was judged (it sends nothing, so firing is as far as it goes).
+ * `sawFault`: its alert is at least pending — the control saw the condition and only its `for`
+ * held it back. A control that never saw the fault (its exporter unreachable) proves nothing.
  */
-async function slowRulesPage(topology: Topology, page: FaultPage): Promise<FaultPage> {
-  const firing = (await prom(topology, SLOW_RULES).alerts()).some((a) => a.labels.alertname === page.alert && a.state === 'firing');
+async function slowRulesPage(topology: Topology, page: FaultPage): Promise<FaultPage & { sawFault: boolean }> {
+  const states = (await prom(topology, SLOW_RULES).alerts()).filter((a) => a.labels.alertname === page.alert).map((a) => a.state);
+  const firing = states.includes('firing');
   return {
+    sawFault: states.includes('pending') || firing,
     fault: page.fault,
     alert: page.alert,
     receiver: `${SLOW_RULES} (rules with for ${SLOW_RULE_FOR}; sends nothing)`,
@@ -387,12 +409,15 @@ describe('monitoring tier: Prometheus, rules, exporters, and pages from real fau
     const v = recordVerdict(faultPageVerdict(page, 'replica stopped'), { page, ...timings }, 'shipped', 'replica-down');
     const caught = recordVerdict(
       faultPageVerdict(control, 'replica stopped'),
-      { page: control },
+      { page: control, controlSawFault: control.sawFault },
       `rules-for-${SLOW_RULE_FOR}`,
       'replica-down',
     );
     expect(v.status, v.reason).toBe('met');
     expect(caught.status, caught.measured).toBe('not met');
+    expect(control.sawFault, `${SLOW_RULES} never saw the fault (its ${control.alert} not even pending): its silence proves nothing`).toBe(
+      true,
+    );
   });
 
   test('alerts.rules: a stopped primary pages on-call by mail and Slack within the computed bound', async ({ topology }) => {
@@ -433,12 +458,15 @@ describe('monitoring tier: Prometheus, rules, exporters, and pages from real fau
     );
     const caught = recordVerdict(
       faultPageVerdict(control, 'primary stopped'),
-      { page: control },
+      { page: control, controlSawFault: control.sawFault },
       `rules-for-${SLOW_RULE_FOR}`,
       'primary-down',
     );
     expect(down.status).toBe('not met');
     expect(caught.status, caught.measured).toBe('not met');
+    expect(control.sawFault, `${SLOW_RULES} never saw the fault (its ${control.alert} not even pending): its silence proves nothing`).toBe(
+      true,
+    );
     expect(v.status, `${v.reason ?? ''}; exporter target ${JSON.stringify(exporterTarget)}, scrape ${JSON.stringify(scrapeSeconds)}`).toBe(
       'met',
     );
