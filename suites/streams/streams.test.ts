@@ -118,6 +118,16 @@ async function caughtUp(recorder: TopicRecorder, until: () => boolean | Promise<
 }
 
 /** One side of a format test: the cases sent to an input topic and the recorder on its analytics topic. */
+/** One streams.latency window: where, how fast, how long (and how much of it is warm-up), its tag, and whose CPU to read. */
+type LatencyWindow = [
+  topics: StreamTopics,
+  ratePerSecond: number,
+  durationMs: number,
+  warmUpMs: number,
+  tag: string,
+  ours: readonly StartedTestContainer[],
+];
+
 /** One chunk of the warm load before streams.latency's windows: what the brokers' JIT still did. */
 interface WarmChunk {
   readonly ratePerSecond: number;
@@ -436,28 +446,17 @@ describe('stream tier', () => {
     const warmUpMs = byProfile({ quick: 2_000, nightly: 5_000, release: 10_000 });
     const { keys, partitionOf } = keyRing(30, 'lat');
     /** One open-loop run against a pipeline; latency per event from its first output. */
-    const measure = async (
-      topics: StreamTopics,
-      rate: number,
-      ms: number,
-      warmUp: number,
-      tag: string,
-      ours: readonly StartedTestContainer[],
-    ): Promise<LatencyRun & { lateTicks: number; threads: ThreadPools }> => {
+    const measure = async (...window: LatencyWindow): Promise<LatencyRun & { lateTicks: number; threads: ThreadPools }> => {
+      const [topics, , , , tag] = window;
       await using out = await TopicRecorder.start(brokers, topics.analytics);
       await pipelineFlowing(brokers, topics, out, `${tag}-warm`);
       // `return await`: the recorder is disposed when this function returns, so the run must end first.
-      return await measureOn(out, topics, rate, ms, warmUp, tag, ours);
+      return await measureOn(out, ...window);
     };
     /** The same run on a recorder that already sees the pipeline flowing (the warm loop's chunks share one). */
     const measureOn = async (
       out: TopicRecorder,
-      topics: StreamTopics,
-      rate: number,
-      ms: number,
-      warmUp: number,
-      tag: string,
-      ours: readonly StartedTestContainer[],
+      ...[topics, rate, ms, warmUp, tag, ours]: LatencyWindow
     ): Promise<LatencyRun & { lateTicks: number; threads: ThreadPools }> => {
       progress('latency', `${tag}: ${rate} events/s for ${ms / 1000} s`);
       // Where the window's CPU goes, by thread pool (C2 compiler, request handlers, GC …): the
